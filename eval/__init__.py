@@ -1,0 +1,1 @@
+"""Evaluation of question sets: retrieval, answer, citation, refusal and latency metrics."""

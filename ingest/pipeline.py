@@ -1,0 +1,149 @@
+"""The ingest run: read → clean → chunk → embed → write through :class:`rag.store.Store`.
+
+Unchanged documents (same content hash) cost nothing; changed ones replace their old chunks;
+one bad file or line is reported and skipped. Chunks are embedded in batches that span
+documents (fewer, fuller model calls), but each document is written on its own, so a crash
+loses at most the document being written, and the store's pending markers repair even that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ingest.chunking import Chunker
+from ingest.readers import RawDocument, ReadFailure, read_inputs
+from rag.embedding import Embedder
+from rag.settings import Settings
+from rag.store import DocumentRecord, Store
+
+log = logging.getLogger(__name__)
+
+_EMBED_BATCH_CHUNKS = 256  # chunks gathered across documents per model call
+CHUNKER_VERSION = "1"  # bump when chunking changes, so that re-ingest re-chunks
+
+
+@dataclass
+class IngestSummary:
+    """What an ingest run did, for the CLI summary, the UI and tests."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[ReadFailure] = field(default_factory=list)
+    chunks: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def line(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
+            f"{len(self.failed)} failed; {self.chunks} chunks in {self.seconds:.1f}s"
+        )
+
+
+def content_hash(doc: RawDocument, signature: str) -> str:
+    """Hash of everything that ends up in the store for ``doc`` (text, metadata, chunking)."""
+    payload = json.dumps(
+        [doc.text, doc.title, doc.source, doc.url, doc.published, signature], ensure_ascii=False
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class Ingestor:
+    """Holds the model and chunker so that several ingests (CLI, UI uploads) share one load."""
+
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder or Embedder(settings.embed_model, settings.embed_batch_size)
+        self.chunker = Chunker(self.embedder, settings.chunk_tokens, settings.chunk_overlap_tokens)
+        self.signature = "|".join(
+            [CHUNKER_VERSION, settings.embed_model or "packaged-minilm", str(self.chunker.chunk_tokens),
+             str(settings.chunk_overlap_tokens)]
+        )
+
+    def ingest(
+        self,
+        inputs: Iterable[Path],
+        progress: bool = True,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> IngestSummary:
+        """Ingest files and folders; ``on_progress(done, total)`` lets a UI show its own bar."""
+        started = time.perf_counter()
+        summary = IngestSummary()
+        known = self.store.document_hashes()
+        todo: list[tuple[RawDocument, str]] = []
+        seen: set[str] = set()
+        for item in read_inputs(list(inputs)):
+            if isinstance(item, ReadFailure):
+                log.error("skipped %s", item)
+                summary.failed.append(item)
+                continue
+            if item.doc_id in seen:
+                failure = ReadFailure(item.path, f"duplicate document id {item.doc_id!r} in this ingest")
+                log.error("skipped %s", failure)
+                summary.failed.append(failure)
+                continue
+            seen.add(item.doc_id)
+            digest = content_hash(item, self.signature)
+            if known.get(item.doc_id) == digest:
+                summary.unchanged.append(item.doc_id)
+            else:
+                todo.append((item, digest))
+
+        bar = tqdm(total=len(todo), unit="doc", desc="ingest", disable=not progress or not todo)
+        batch: list[tuple[RawDocument, str, list]] = []
+        pending_chunks = 0
+        for doc, digest in todo:
+            nodes = self.chunker.chunk(doc, digest)
+            batch.append((doc, digest, nodes))
+            pending_chunks += len(nodes)
+            if pending_chunks >= _EMBED_BATCH_CHUNKS:
+                self._flush(batch, known, summary, bar, on_progress, len(todo))
+                batch, pending_chunks = [], 0
+        self._flush(batch, known, summary, bar, on_progress, len(todo))
+        bar.close()
+        summary.seconds = time.perf_counter() - started
+        log.info("ingest: %s", summary.line())
+        return summary
+
+    def _flush(self, batch, known, summary, bar, on_progress, total) -> None:
+        if not batch:
+            return
+        texts = [self.chunker.embed_text(n) for _, _, nodes in batch for n in nodes]
+        vectors = self.embedder.embed_texts(texts)
+        summary.tokens += sum(self.embedder.count_tokens(t) for t in texts)
+        k = 0
+        for doc, digest, nodes in batch:
+            for node in nodes:
+                node.embedding = vectors[k].tolist()
+                k += 1
+            record = DocumentRecord(
+                doc_id=doc.doc_id, text=doc.text, title=doc.title, source=doc.source, url=doc.url,
+                published=doc.published, content_hash=digest, path=doc.path,
+            )
+            self.store.write_document(record, nodes)
+            (summary.updated if doc.doc_id in known else summary.added).append(doc.doc_id)
+            summary.chunks += len(nodes)
+            bar.update(1)
+            if on_progress:
+                on_progress(len(summary.added) + len(summary.updated), total)
+
+
+def ingest_paths(inputs: Iterable[Path], settings: Settings | None = None, progress: bool = True) -> IngestSummary:
+    """Convenience: open the store named by ``settings``, ingest, close."""
+    settings = settings or Settings()
+    with Store.open(settings, create=True) as store:
+        return Ingestor(settings, store).ingest(inputs, progress=progress)

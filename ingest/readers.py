@@ -1,0 +1,271 @@
+"""Reading article files of every supported format into cleaned :class:`RawDocument` objects.
+
+Each reader turns one file into documents or into :class:`ReadFailure` lines that name the file
+(and line) and say why, so one bad file or JSONL line never stops the others.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from ingest.clean import clean_text
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+JSON_SUFFIXES = {".json", ".jsonl", ".ndjson"}
+PDF_SUFFIXES = {".pdf"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | PDF_SUFFIXES
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+
+@dataclass
+class RawDocument:
+    """A document's cleaned text and metadata, before chunking."""
+
+    doc_id: str
+    text: str
+    title: str = ""
+    source: str = ""
+    url: str = ""
+    published: int | None = None
+    path: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ReadFailure:
+    """Why a file (or one line of it) could not be ingested."""
+
+    path: str
+    reason: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.reason}"
+
+
+class _Reject(Exception):
+    """A reader's way of saying 'skip this input, for this reason'."""
+
+
+def parse_date(value: object) -> int | None:
+    """``2022-11-03``, ``2022-11-03T10:00:00Z``, ``20221103`` or a date → ``20221103``; else None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (date, datetime)):
+        return value.year * 10000 + value.month * 100 + value.day
+    text = str(value).strip()
+    m = re.match(r"^(\d{4})-?(\d{2})-?(\d{2})", text)
+    if not m:
+        return None
+    y, mo, d = (int(g) for g in m.groups())
+    try:
+        date(y, mo, d)
+    except ValueError:
+        return None
+    return y * 10000 + mo * 100 + d
+
+
+def title_from_filename(path: Path) -> str:
+    words = re.split(r"[-_\s]+", path.stem)
+    return " ".join(w[:1].upper() + w[1:] for w in words if w)
+
+
+def _decode(data: bytes, path: Path) -> str:
+    if not data.strip():
+        raise _Reject("empty file")
+    if b"\x00" in data[:8192]:
+        raise _Reject("binary file (contains NUL bytes), not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _Reject(f"not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
+def _title_from_text(text: str, path: Path) -> tuple[str, str]:
+    """A heading or a short first line becomes the title (and leaves the body); else the file name."""
+    first, _, rest = text.partition("\n")
+    heading = first.lstrip("#").strip()
+    if first.startswith("#") or (0 < len(heading) <= 120 and not heading.endswith((".", "?", "!", '"', "”"))):
+        if rest.strip():
+            return heading, rest.strip()
+    return title_from_filename(path), text
+
+
+def _finish(doc: RawDocument) -> RawDocument:
+    doc.text = clean_text(doc.text)
+    if not doc.text:
+        raise _Reject("no article text left after removing boilerplate")
+    doc.title = clean_text(doc.title)[:300] if doc.title else ""
+    return doc
+
+
+def read_text(path: Path, doc_id: str) -> Iterator[RawDocument]:
+    text = clean_text(_decode(path.read_bytes(), path))
+    title, body = _title_from_text(text, path)
+    yield _finish(RawDocument(doc_id=doc_id, text=body, title=title, path=str(path)))
+
+
+def read_html(path: Path, doc_id: str) -> Iterator[RawDocument]:
+    import trafilatura
+
+    html = _decode(path.read_bytes(), path)
+    extracted = trafilatura.bare_extraction(
+        html, include_comments=False, include_tables=False, favor_precision=True, with_metadata=True
+    )
+    if extracted is None:
+        raise _Reject("no article text found in the HTML")
+    data = extracted.as_dict() if hasattr(extracted, "as_dict") else dict(extracted)
+    text = data.get("text") or ""
+    yield _finish(
+        RawDocument(
+            doc_id=doc_id,
+            text=text,
+            title=data.get("title") or title_from_filename(path),
+            source=data.get("sitename") or data.get("hostname") or "",
+            url=data.get("url") or "",
+            published=parse_date(data.get("date")),
+            path=str(path),
+        )
+    )
+
+
+def read_pdf(path: Path, doc_id: str) -> Iterator[RawDocument]:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        pages = [page.extract_text() or "" for page in reader.pages]
+        meta = reader.metadata or {}
+    except (PdfReadError, ValueError, KeyError, OSError) as exc:
+        raise _Reject(f"unreadable PDF ({exc})") from None
+    text = clean_text("\n".join(pages))
+    if not text:
+        raise _Reject("PDF has no extractable text (scanned image?)")
+    title = str(meta.get("/Title") or "").strip()
+    if not title:
+        title, text = _title_from_text(text, path)
+    yield _finish(
+        RawDocument(
+            doc_id=doc_id,
+            text=text,
+            title=title,
+            source=str(meta.get("/Author") or ""),
+            published=parse_date(str(meta.get("/CreationDate") or "").removeprefix("D:")),
+            path=str(path),
+        )
+    )
+
+
+def document_from_record(record: object, default_id: str, path: Path) -> RawDocument:
+    """One corpus-format JSON object (``id``, ``title``, ``text``, optional metadata) → document."""
+    if not isinstance(record, dict):
+        raise _Reject(f"expected a JSON object, got {type(record).__name__}")
+    text = record.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise _Reject('missing or empty "text" field')
+    doc_id = str(record.get("id") or default_id)
+    authors = record.get("authors")
+    source = record.get("source") or (", ".join(authors) if isinstance(authors, list) else authors) or ""
+    title = record.get("title")
+    return _finish(
+        RawDocument(
+            doc_id=doc_id,
+            text=text,
+            title=str(title) if title else title_from_filename(Path(doc_id)),
+            source=str(source),
+            url=str(record.get("url") or ""),
+            published=parse_date(record.get("published") or record.get("date")),
+            path=str(path),
+        )
+    )
+
+
+def read_json(path: Path, doc_id: str) -> Iterator[RawDocument | ReadFailure]:
+    """``.jsonl``: one document a line (bad lines reported, the rest read); ``.json``: an object or a list."""
+    text = _decode(path.read_bytes(), path)
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise _Reject(f"malformed JSON at line {exc.lineno}: {exc.msg}") from None
+        records = data if isinstance(data, list) else [data]
+        for i, record in enumerate(records):
+            try:
+                yield document_from_record(record, f"{doc_id}#{i}" if len(records) > 1 else doc_id, path)
+            except _Reject as exc:
+                yield ReadFailure(str(path), f"record {i}: {exc}")
+        return
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield document_from_record(json.loads(line), f"{doc_id}#{lineno}", path)
+        except json.JSONDecodeError as exc:
+            yield ReadFailure(str(path), f"malformed JSON ({exc.msg})", line=lineno)
+        except _Reject as exc:
+            yield ReadFailure(str(path), str(exc), line=lineno)
+
+
+_READERS = {
+    **{s: read_text for s in TEXT_SUFFIXES},
+    **{s: read_html for s in HTML_SUFFIXES},
+    **{s: read_json for s in JSON_SUFFIXES},
+    **{s: read_pdf for s in PDF_SUFFIXES},
+}
+
+
+def read_file(path: Path, doc_id: str) -> Iterator[RawDocument | ReadFailure]:
+    """Documents (or failures) of one file; never raises for bad input."""
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        yield ReadFailure(str(path), f"unsupported file type {path.suffix or '(none)'!r}")
+        return
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise _Reject(f"file too large ({size // 2**20} MiB > {MAX_FILE_BYTES // 2**20} MiB)")
+        yield from reader(path, doc_id)
+    except _Reject as exc:
+        yield ReadFailure(str(path), str(exc))
+    except PermissionError:
+        yield ReadFailure(str(path), "permission denied")
+    except OSError as exc:
+        yield ReadFailure(str(path), f"cannot read ({exc.strerror or exc})")
+
+
+def discover(inputs: list[Path]) -> Iterator[tuple[Path, str] | ReadFailure]:
+    """(file, doc id) for every supported file under ``inputs``; ids are paths relative to the folder given."""
+    for given in inputs:
+        if given.is_dir():
+            for path in sorted(p for p in given.rglob("*") if p.is_file()):
+                if any(part.startswith(".") for part in path.relative_to(given).parts):
+                    continue
+                if path.suffix.lower() in SUPPORTED_SUFFIXES:
+                    yield path, path.relative_to(given).as_posix()
+                else:
+                    log.debug("skipping %s: unsupported type", path)
+        elif given.is_file():
+            yield given, given.name
+        else:
+            yield ReadFailure(str(given), "no such file or directory")
+
+
+def read_inputs(inputs: list[Path]) -> Iterator[RawDocument | ReadFailure]:
+    """Every document (or failure) of the given files and folders."""
+    for item in discover(inputs):
+        if isinstance(item, ReadFailure):
+            yield item
+        else:
+            yield from read_file(*item)

@@ -1,0 +1,130 @@
+"""The BM25 side of hybrid search: LlamaIndex's ``BM25Retriever`` (bm25s), persisted with the store.
+
+The index is built from the chunks in Chroma and saved with the store revision it reflects.
+Queries never rebuild it; they only compare that revision with the store's (one id lookup) and
+rebuild once when another writer (an ingest, a remove, another process in server mode) moved on.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index.core.vector_stores.utils import metadata_dict_to_node
+from llama_index.retrievers.bm25 import BM25Retriever
+
+from rag.store import Store
+
+log = logging.getLogger(__name__)
+
+_REVISION_FILE = "citewire-revision.json"
+
+
+class LexicalIndex:
+    """A store's BM25 index, kept in step with the store's revision."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.path: Path = store.bm25_dir
+        self._retriever: BM25Retriever | None = None
+        self._revision: str | None = None
+        self._idf: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ freshness
+    def refresh(self, force: bool = False) -> None:
+        """Load or rebuild the index when the store has changed since it was built."""
+        current = self.store.revision()
+        if not force and self._retriever is not None and self._revision == current:
+            return
+        with self._lock:
+            if not force and self._retriever is not None and self._revision == current:
+                return
+            if not force and self._load(current):
+                return
+            self._build(current)
+
+    def _load(self, revision: str) -> bool:
+        marker = self.path / _REVISION_FILE
+        try:
+            if json.loads(marker.read_text())["revision"] != revision:
+                return False
+            retriever = BM25Retriever.from_persist_dir(str(self.path))
+        except (OSError, ValueError, KeyError):
+            return False
+        self._install(retriever, revision)
+        log.debug("loaded BM25 index for revision %s", revision)
+        return True
+
+    def _build(self, revision: str) -> None:
+        nodes: list[TextNode] = []
+        for ids, metas, texts in self.store.iter_chunks():
+            for chunk_id, meta, text in zip(ids, metas, texts, strict=True):
+                node = metadata_dict_to_node(meta, text=text)
+                node.id_ = chunk_id
+                nodes.append(node)
+        if not nodes:
+            self._retriever, self._revision, self._idf = None, revision, {}
+            return
+        log.info("building the BM25 index over %d chunks", len(nodes))
+        retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=10)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        try:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True, exist_ok=True)
+            retriever.persist(str(tmp))
+            (tmp / _REVISION_FILE).write_text(json.dumps({"revision": revision}))
+            shutil.rmtree(self.path, ignore_errors=True)
+            tmp.rename(self.path)  # readers see the old index or the new one, never half of one
+        except OSError as exc:  # a read-only store still answers, from memory
+            log.warning("could not persist the BM25 index to %s: %s", self.path, exc)
+        self._install(retriever, revision)
+
+    def _install(self, retriever: BM25Retriever, revision: str) -> None:
+        bm25 = retriever.bm25
+        vocab = bm25.vocab_dict  # token → id
+        n = max(int(bm25.scores.get("num_docs", 1)), 1)
+        df = np.diff(bm25.scores["indptr"]) if "indptr" in bm25.scores else None
+        idf: dict[str, float] = {}
+        if df is not None:
+            for token, tid in vocab.items():
+                if token and tid < len(df):
+                        idf[token] = float(np.log(1 + (n - df[tid] + 0.5) / (df[tid] + 0.5)))
+        self._retriever, self._revision, self._idf = retriever, revision, idf
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def size(self) -> int:
+        return len(self._retriever.corpus) if self._retriever is not None else 0
+
+    def idf(self, stemmed_term: str) -> float:
+        """Inverse document frequency of a stemmed term (rare words weigh more in overlap scores)."""
+        if not self._idf:
+            return 1.0
+        return self._idf.get(stemmed_term, max(self._idf.values(), default=1.0))
+
+    def search(self, query: str, k: int, since: int | None = None, until: int | None = None) -> list[NodeWithScore]:
+        """Top-``k`` chunks by BM25, restricted to the published-date range when one is given."""
+        self.refresh()
+        retriever = self._retriever
+        if retriever is None:
+            return []
+        filtered = since is not None or until is not None
+        view = copy.copy(retriever)  # per-call top-k without touching the shared object
+        view.similarity_top_k = min(self.size, k * 5 if filtered else k)
+        hits = view.retrieve(QueryBundle(query))
+        if filtered:
+            hits = [h for h in hits if _in_range(h.node.metadata.get("published"), since, until)]
+        return [h for h in hits if (h.score or 0) > 0][:k]
+
+
+def _in_range(published: object, since: int | None, until: int | None) -> bool:
+    if not isinstance(published, int):
+        return False
+    return (since is None or published >= since) and (until is None or published <= until)

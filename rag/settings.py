@@ -1,0 +1,83 @@
+"""All of citewire's configuration in one typed place.
+
+Every field can be set with an environment variable ``CITEWIRE_<FIELD>`` (for example
+``CITEWIRE_STORE_DIR``); command-line flags override them by passing keyword arguments to
+:class:`Settings`. Nothing else in the code base should carry a tunable literal.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_store_dir() -> Path:
+    return Path(user_data_dir("citewire", appauthor=False)) / "store"
+
+
+class Settings(BaseSettings):
+    """Settings shared by ingest, retrieval, the UI and evaluation."""
+
+    model_config = SettingsConfigDict(env_prefix="CITEWIRE_", extra="ignore")
+
+    # --- store -------------------------------------------------------------------------
+    store_dir: Path = Field(default_factory=_default_store_dir, description="Embedded Chroma directory.")
+    collection: str = Field("news", description="Corpus name; one Chroma collection per corpus.")
+    chroma_url: str | None = Field(None, description="http://HOST:PORT of a Chroma server; embedded when unset.")
+
+    # --- embedding ---------------------------------------------------------------------
+    embed_model: str = Field(
+        "",
+        description="Sentence-transformers model name or path; empty means the packaged all-MiniLM-L6-v2.",
+    )
+    embed_batch_size: int = Field(32, ge=1)
+
+    # --- chunking ----------------------------------------------------------------------
+    chunk_tokens: int = Field(
+        0,
+        ge=0,
+        description="Maximum word pieces per chunk; 0 means the model's own window (minus special tokens).",
+    )
+    chunk_overlap_tokens: int = Field(32, ge=0)
+
+    # --- retrieval ---------------------------------------------------------------------
+    top_k: int = Field(5, ge=1, le=50, description="Passages returned with an answer.")
+    candidates: int = Field(40, ge=1, description="Candidates each retriever contributes before fusion.")
+    rrf_k: float = Field(60.0, gt=0, description="Reciprocal rank fusion constant.")
+    recency_weight: float = Field(
+        0.35, ge=0, description="How strongly time words ('this week', 'latest') favour recent articles."
+    )
+    recency_half_life_days: float = Field(30.0, gt=0)
+    dedupe_threshold: float = Field(0.9, description="Cosine above which two passages count as one story.")
+
+    # --- answering ---------------------------------------------------------------------
+    answer_sentences: int = Field(2, ge=1, le=8, description="Sentences in an extractive answer.")
+    sentence_embed_budget: int = Field(16, ge=0, description="Sentences embedded per question when reranking.")
+    refusal_threshold: float = Field(
+        0.42, description="Best sentence support below this means the corpus does not say (see README)."
+    )
+    max_question_chars: int = Field(2000, ge=10)
+
+    # --- optional LLM ------------------------------------------------------------------
+    llm_url: str | None = Field(None, description="Base URL of an OpenAI-compatible endpoint (…/v1).")
+    llm_model: str | None = None
+    llm_api_key: str = "not-needed"
+    llm_timeout_s: float = 60.0
+
+    # --- serving -----------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 7860
+    max_upload_mb: int = Field(50, ge=1)
+
+    @field_validator("store_dir", mode="before")
+    @classmethod
+    def _expand(cls, value: object) -> object:
+        return Path(value).expanduser() if isinstance(value, (str, Path)) else value
+
+    def with_overrides(self, **overrides: object) -> Settings:
+        """Return a copy with the non-``None`` overrides applied (how CLI flags win over env vars)."""
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        return type(self)(**{**self.model_dump(), **clean}) if clean else self

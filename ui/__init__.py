@@ -1,0 +1,1 @@
+"""User interfaces: the ``citewire`` CLI and the Gradio chat app."""
