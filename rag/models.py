@@ -61,6 +61,8 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     mode: str = "extractive"
     resolved_question: str = ""
+    support: float = 0.0  # the evidence score that decided answer vs refusal
+
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +70,7 @@ class Answer:
             "resolved_question": self.resolved_question or self.question,
             "text": self.text,
             "refused": self.refused,
+            "support": self.support,
             "mode": self.mode,
             "citations": [c.to_dict() for c in self.citations],
             "passages": [p.to_dict() for p in self.passages],

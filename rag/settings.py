@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     # --- retrieval ---------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50, description="Passages returned with an answer.")
     candidates: int = Field(40, ge=1, description="Candidates each retriever contributes before fusion.")
-    rrf_k: float = Field(60.0, gt=0, description="Reciprocal rank fusion constant.")
+    reranker_model: str = Field("", description="Cross-encoder name or path; empty means evidence reranking only.")
     recency_weight: float = Field(
         0.35, ge=0, description="How strongly time words ('this week', 'latest') favour recent articles."
     )

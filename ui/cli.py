@@ -90,7 +90,6 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from rag.engine import Engine
-
     from ui.render_text import render_answer
 
     with Engine.open(_settings(args)) as engine:

@@ -1,0 +1,104 @@
+"""How well a sentence or passage answers the question: the one scoring both ranking and answers use.
+
+Two signals, both cheap enough for a laptop:
+
+* lexical coverage: the share of the question's content terms (weighted by BM25's IDF, so
+  "Pyongyang" counts more than "said") found in the sentence and its passage's title;
+* semantic similarity: cosine between the question and the sentence under the embedding
+  model. Embedding sentences costs real time on a CPU, so only the ``budget`` sentences with
+  the best lexical evidence (and the top passages' leading ones) are embedded per question;
+  the rest inherit their passage's similarity, scaled down.
+
+A :class:`SentenceScorer` lives for one question, so the reranker and the answerer share its
+cached work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from llama_index.core.schema import BaseNode
+
+from rag.text import Span, content_terms, split_sentences
+
+_SEMANTIC_WEIGHT = 0.55
+_INHERITED_SIMILARITY = 0.85  # an unembedded sentence is assumed a bit less on-topic than its passage
+_MIN_SENTENCE_CHARS = 25
+
+
+@dataclass
+class ScoredSentence:
+    span: Span  # offsets in the cleaned document
+    chunk_id: str
+    coverage: float
+    similarity: float
+    embedded: bool
+
+    @property
+    def score(self) -> float:
+        return _SEMANTIC_WEIGHT * self.similarity + (1 - _SEMANTIC_WEIGHT) * self.coverage
+
+
+class SentenceScorer:
+    """Per-question scoring of passages and their sentences."""
+
+    def __init__(
+        self,
+        question: str,
+        question_vector: np.ndarray,
+        embed: Callable[[list[str]], np.ndarray],
+        idf: Callable[[str], float],
+        budget: int,
+    ) -> None:
+        self.question_vector = question_vector
+        self._embed = embed
+        self._idf = idf
+        self.budget = budget
+        terms = list(dict.fromkeys(content_terms(question)))
+        self.terms = terms
+        self._weights = {t: idf(t) for t in terms}
+        self._total = sum(self._weights.values()) or 1.0
+        self._sentences: dict[str, list[ScoredSentence]] = {}
+
+    def coverage(self, text: str) -> float:
+        """IDF-weighted share of the question's content terms present in ``text`` (0..1)."""
+        if not self.terms:
+            return 0.0
+        present = set(content_terms(text))
+        return sum(w for t, w in self._weights.items() if t in present) / self._total
+
+    def missing_rare_terms(self, text: str) -> list[str]:
+        present = set(content_terms(text))
+        return [t for t in self.terms if t not in present]
+
+    def score_passages(self, nodes: list[BaseNode], similarities: list[float]) -> None:
+        """Split and score the sentences of ``nodes``; embed the most promising within the budget."""
+        pending: list[ScoredSentence] = []
+        for node, sim in zip(nodes, similarities, strict=True):
+            if node.node_id in self._sentences:
+                continue
+            start = int(node.metadata.get("start", 0))
+            title = str(node.metadata.get("title", ""))
+            spans = split_sentences(node.get_content(), base=start)
+            scored = []
+            for span in spans:
+                cov = self.coverage(span.text + " " + title) if len(span.text) >= _MIN_SENTENCE_CHARS else 0.0
+                scored.append(ScoredSentence(span, node.node_id, cov, sim * _INHERITED_SIMILARITY, False))
+            self._sentences[node.node_id] = scored
+            pending.extend(s for s in scored if len(s.span.text) >= _MIN_SENTENCE_CHARS)
+        if not pending or self.budget <= 0:
+            return
+        pending.sort(key=lambda s: s.score, reverse=True)
+        chosen = pending[: self.budget]
+        vectors = self._embed([s.span.text for s in chosen])
+        for s, vec in zip(chosen, vectors, strict=True):
+            s.similarity = float(np.dot(vec, self.question_vector))
+            s.embedded = True
+
+    def sentences(self, node_id: str) -> list[ScoredSentence]:
+        return self._sentences.get(node_id, [])
+
+    def best(self, node_id: str) -> ScoredSentence | None:
+        return max(self.sentences(node_id), key=lambda s: s.score, default=None)

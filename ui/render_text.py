@@ -1,0 +1,27 @@
+"""Plain-text rendering of an answer for the terminal (``citewire ask``)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from rag.models import Answer
+from rag.store import published_iso
+
+
+def render_answer(answer: Answer, width: int = 100) -> str:
+    lines = [textwrap.fill(answer.text, width)]
+    if answer.citations:
+        lines.append("\nSources:")
+        for c in answer.citations:
+            head = f"[{c.n}] {c.title or c.doc_id}" + (f" ({c.published})" if c.published else "")
+            if c.url:
+                head += f" {c.url}"
+            lines.append(head)
+            lines.append(textwrap.indent(textwrap.fill(f"“{c.quote}”", width - 4), "    "))
+    elif answer.passages:
+        lines.append("\nClosest passages:")
+        for i, p in enumerate(answer.passages[:3], 1):
+            date = published_iso(p.published)
+            lines.append(f"- {p.title or p.doc_id}" + (f" ({date})" if date else ""))
+            lines.append(textwrap.indent(textwrap.fill(textwrap.shorten(p.text, 240), width - 4), "    "))
+    return "\n".join(lines)
