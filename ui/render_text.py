@@ -20,7 +20,7 @@ def render_answer(answer: Answer, width: int = 100) -> str:
             lines.append(textwrap.indent(textwrap.fill(f"“{c.quote}”", width - 4), "    "))
     elif answer.passages:
         lines.append("\nClosest passages:")
-        for i, p in enumerate(answer.passages[:3], 1):
+        for p in answer.passages[:3]:
             date = published_iso(p.published)
             lines.append(f"- {p.title or p.doc_id}" + (f" ({date})" if date else ""))
             lines.append(textwrap.indent(textwrap.fill(textwrap.shorten(p.text, 240), width - 4), "    "))
