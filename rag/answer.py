@@ -65,6 +65,15 @@ def _overlap(a: str, b: str) -> float:
     return len(ta & tb) / max(1, min(len(ta), len(tb)))
 
 
+def _overlaps(a: ScoredSentence, b: ScoredSentence) -> bool:
+    """Same chunk and overlapping character ranges (a sentence quoted with its antecedent)."""
+    return a.chunk_id == b.chunk_id and a.span.start < b.span.end and b.span.start < a.span.end
+
+
+def _contains(a: ScoredSentence, b: ScoredSentence) -> bool:
+    return a.chunk_id == b.chunk_id and a.span.start <= b.span.start and b.span.end <= a.span.end and a != b
+
+
 def compose_extractive(
     scorer: SentenceScorer, ranked: list[NodeWithScore], threshold: float, max_sentences: int
 ) -> Composition:
@@ -79,7 +88,11 @@ def compose_extractive(
     for s in pool:
         if len(chosen) >= max_sentences or s.score < max(threshold, support - _SECOND_SENTENCE_MARGIN):
             break
-        if any(s.span == c.span or _overlap(s.span.text, c.span.text) >= _REDUNDANT_OVERLAP for c in chosen):
+        widened = next((i for i, c in enumerate(chosen) if _contains(s, c)), None)
+        if widened is not None:  # the same sentence quoted with what follows it: say more, cite once
+            chosen[widened] = s
+            continue
+        if any(_overlaps(s, c) or _overlap(s.span.text, c.span.text) >= _REDUNDANT_OVERLAP for c in chosen):
             continue
         chosen.append(s)
     # Reading order: sentences of one document in document order, documents by their best sentence.

@@ -27,7 +27,7 @@ from rag.answer import compose_extractive
 from rag.embedding import Embedder
 from rag.errors import QuestionError
 from rag.evidence import SentenceScorer
-from rag.followup import resolve
+from rag.followup import carried_context
 from rag.lexical import LexicalIndex
 from rag.models import Answer, Passage
 from rag.recency import is_time_sensitive, parse_day
@@ -183,8 +183,11 @@ class Engine:
         as_of_i = parse_day(as_of, "as_of") or parse_day(date.today())
 
         t = time.perf_counter()
-        resolved = resolve(question, history)
+        context = carried_context(question, history)
+        resolved = f"{question} ({context})" if context else question
         q_vec = self.embedder.embed_query(resolved)
+        # Sentences are judged against the question itself (the topic only tips the balance).
+        s_vec = q_vec if not context else _unit(self.embedder.embed_query(question) + 0.5 * q_vec)
         timings["embed_ms"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
@@ -197,7 +200,8 @@ class Engine:
 
         t = time.perf_counter()
         scorer = SentenceScorer(
-            resolved, q_vec, self.embedder.embed_texts, self.lexical.idf, self.settings.sentence_embed_budget
+            question, s_vec, self.embedder.embed_texts, self.lexical.idf, self.settings.sentence_embed_budget,
+            context=context,
         )
         vectors = {cid: np.asarray(v, dtype=np.float32)
                    for cid, v in self.store.chunk_embeddings([n.node.node_id for n in fused]).items()}
@@ -238,6 +242,10 @@ class Engine:
             url=str(meta.get("url", "")),
             source=str(meta.get("source", "")),
         )
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / (float(np.linalg.norm(v)) or 1.0)
 
 
 def _pieces(text: str, words_per_piece: int = 4) -> Iterator[str]:

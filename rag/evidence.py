@@ -26,6 +26,9 @@ from rag.text import Span, content_terms, split_sentences
 _SEMANTIC_WEIGHT = 0.55
 _INHERITED_SIMILARITY = 0.85  # an unembedded sentence is assumed a bit less on-topic than its passage
 _MIN_SENTENCE_CHARS = 25
+_CONTEXT_WEIGHT = 0.25
+# A sentence opening with one of these leans on the one before it ("He underscored the need for …").
+_LEANS_BACK = frozenset(["he", "she", "they", "it", "this", "that", "these", "those", "his", "her", "their", "its", "such", "there"])
 
 
 @dataclass
@@ -51,6 +54,7 @@ class SentenceScorer:
         embed: Callable[[list[str]], np.ndarray],
         idf: Callable[[str], float],
         budget: int,
+        context: str = "",
     ) -> None:
         self.question_vector = question_vector
         self._embed = embed
@@ -59,12 +63,15 @@ class SentenceScorer:
         terms = list(dict.fromkeys(content_terms(question)))
         self.terms = terms
         self._weights = {t: idf(t) for t in terms}
+        # A follow-up's carried topic helps, but the new question's own words decide.
+        for t in content_terms(context):
+            self._weights.setdefault(t, _CONTEXT_WEIGHT * idf(t))
         self._total = sum(self._weights.values()) or 1.0
         self._sentences: dict[str, list[ScoredSentence]] = {}
 
     def coverage(self, text: str) -> float:
         """IDF-weighted share of the question's content terms present in ``text`` (0..1)."""
-        if not self.terms:
+        if not self._weights:
             return 0.0
         present = set(content_terms(text))
         return sum(w for t, w in self._weights.items() if t in present) / self._total
@@ -81,9 +88,14 @@ class SentenceScorer:
                 continue
             start = int(node.metadata.get("start", 0))
             title = str(node.metadata.get("title", ""))
-            spans = split_sentences(node.get_content(), base=start)
+            text = node.get_content()
+            spans = split_sentences(text, base=start)
             scored = []
-            for span in spans:
+            for i, span in enumerate(spans):
+                if i > 0 and span.text.split(" ", 1)[0].lower().strip("\"“") in _LEANS_BACK:
+                    # Quote the antecedent sentence with it, so the answer reads right on its own.
+                    prev = spans[i - 1]
+                    span = Span(text[prev.start - start : span.end - start], prev.start, span.end)
                 cov = self.coverage(span.text + " " + title) if len(span.text) >= _MIN_SENTENCE_CHARS else 0.0
                 scored.append(ScoredSentence(span, node.node_id, cov, sim * _INHERITED_SIMILARITY, False))
             self._sentences[node.node_id] = scored

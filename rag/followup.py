@@ -20,7 +20,8 @@ _REFERS_BACK = re.compile(
     re.IGNORECASE,
 )
 _ENTITY = re.compile(r"\b(?:[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*|\d[\d,.]*)")
-_MAX_CARRIED = 12
+_MAX_CARRIED = 10
+_MAX_ANSWER_ENTITIES = 3
 
 
 def history_turns(history: Sequence[Any] | None) -> list[tuple[str, str]]:
@@ -46,11 +47,11 @@ def is_follow_up(question: str) -> bool:
     return bool(_REFERS_BACK.search(question)) or len(content) <= 2
 
 
-def resolve(question: str, history: Sequence[Any] | None) -> str:
-    """The question to retrieve with: itself, or itself plus the conversation's topic words."""
+def carried_context(question: str, history: Sequence[Any] | None) -> str:
+    """The conversation's topic words a follow-up leans on ("" when the question stands alone)."""
     turns = history_turns(history)
     if not turns or not is_follow_up(question):
-        return question
+        return ""
     last_user = next((text for role, text in reversed(turns) if role == "user"), "")
     last_bot = next((text for role, text in reversed(turns) if role == "assistant"), "")
     own = {w for w in words(question)}
@@ -59,10 +60,16 @@ def resolve(question: str, history: Sequence[Any] | None) -> str:
         if w not in STOPWORDS and w not in QUESTION_WORDS and w not in own and w not in carried:
             carried.append(w)
     answer_text = re.sub(r"\[\d+\]", " ", last_bot)
+    entities = 0
     for entity in _ENTITY.findall(answer_text):
         e = entity.lower()
-        if e not in carried and e not in own and e not in STOPWORDS:
+        if entities < _MAX_ANSWER_ENTITIES and e not in carried and e not in own and e not in STOPWORDS:
             carried.append(e)
-    if not carried:
-        return question
-    return f"{question} ({' '.join(carried[:_MAX_CARRIED])})"
+            entities += 1
+    return " ".join(carried[:_MAX_CARRIED])
+
+
+def resolve(question: str, history: Sequence[Any] | None) -> str:
+    """The question to retrieve with: itself, or itself plus the conversation's topic words."""
+    context = carried_context(question, history)
+    return f"{question} ({context})" if context else question

@@ -116,7 +116,7 @@ class _StoreLock:
             self._fh.close()
             raise StoreError(
                 f"store {directory} is in use by {holder}; embedded Chroma is single-process — "
-                "stop it, or run a Chroma server (chroma run --path DIR) and pass --chroma-url"
+                "stop it, or use server mode: run a Chroma server (chroma run --path DIR) and pass --chroma-url"
             ) from None
         self._fh.seek(0)
         self._fh.truncate()
@@ -199,6 +199,7 @@ class Store:
         if not create and not settings.chroma_url:
             names = {c.name for c in client.list_collections()}
             if settings.collection not in names:
+                _close_client(client)
                 if lock:
                     lock.release()
                 raise StoreError(
@@ -211,6 +212,15 @@ class Store:
         return store
 
     def close(self) -> None:
+        """Release the Chroma client and the store lock (idempotent).
+
+        Closing the client matters for embedded stores: Chroma caches one client per path for the
+        life of the process, index included, so a store reopened after another process wrote to it
+        would otherwise keep answering vector queries from the stale index.
+        """
+        client, self.client = self.client, None
+        if client is not None:
+            _close_client(client)
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -263,10 +273,13 @@ class Store:
         in between, leaving the document either wholly old or wholly new.
         """
         record.chunks = len(nodes)
+        for node in nodes:  # bookkeeping, never part of what is embedded or shown to an LLM
+            node.metadata["content_hash"] = record.content_hash
+            for excluded in (node.excluded_embed_metadata_keys, node.excluded_llm_metadata_keys):
+                if "content_hash" not in excluded:
+                    excluded.append("content_hash")
         self._mark_pending(record.doc_id, record.content_hash)
         try:
-            for node in nodes:
-                node.metadata["content_hash"] = record.content_hash
             for i in range(0, len(nodes), _PAGE):
                 self.vector_store.add(nodes[i : i + _PAGE])
             self.docs.upsert(
@@ -356,6 +369,17 @@ class Store:
             docs = got.get("documents") or [""] * len(ids)
             yield ids, [m or {} for m in metas], list(docs)
             offset += len(ids)
+
+
+def _close_client(client: ClientAPI) -> None:
+    """Drop a Chroma client and, with it, the process-wide cache Chroma keeps for its path."""
+    close = getattr(client, "close", None)
+    if close is None:
+        return
+    try:
+        close()
+    except Exception as exc:  # closing is best effort; the data is already committed
+        log.debug("closing the Chroma client failed: %s", exc)
 
 
 def _validate_name(name: str) -> None:
