@@ -28,7 +28,9 @@ _INHERITED_SIMILARITY = 0.85  # an unembedded sentence is assumed a bit less on-
 _MIN_SENTENCE_CHARS = 25
 _CONTEXT_WEIGHT = 0.25
 # A sentence opening with one of these leans on the one before it ("He underscored the need for …").
-_LEANS_BACK = frozenset(["he", "she", "they", "it", "this", "that", "these", "those", "his", "her", "their", "its", "such", "there"])
+_LEANS_BACK = frozenset(
+    ["he", "she", "they", "it", "this", "that", "these", "those", "his", "her", "their", "its", "such", "there"]
+)
 
 
 @dataclass

@@ -141,7 +141,7 @@ def test_follow_up_uses_the_conversation(engine: Engine) -> None:
 
 @pytest.mark.parametrize("question", ["", "   ", "x" * 5000])
 def test_bad_questions_raise_a_clear_error(engine: Engine, question: str) -> None:
-    with pytest.raises(QuestionError, match="empty|too long"):
+    with pytest.raises(QuestionError, match=r"empty|too long"):
         engine.ask(question)
 
 
