@@ -40,7 +40,9 @@ def resolve_model_path(name: str) -> str:
 @lru_cache(maxsize=4)
 def _load(name: str, batch_size: int) -> HuggingFaceEmbedding:
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # "Loading weights" bars on every start are noise, not progress
     path = resolve_model_path(name)
     log.info("loading embedding model %s", path)
     return HuggingFaceEmbedding(

@@ -22,6 +22,7 @@ from llama_index.retrievers.bm25 import BM25Retriever
 from rag.store import Store
 
 log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG
 
 _REVISION_FILE = "citewire-revision.json"
 
@@ -55,7 +56,7 @@ class LexicalIndex:
         try:
             if json.loads(marker.read_text())["revision"] != revision:
                 return False
-            retriever = BM25Retriever.from_persist_dir(str(self.path))
+            retriever = BM25Retriever.from_persist_dir(str(self.path), show_progress=False)
         except (OSError, ValueError, KeyError):
             return False
         self._install(retriever, revision)
