@@ -131,12 +131,12 @@ def run_command(args: Namespace, settings: Settings) -> int:
     out = Path(getattr(args, "out", None) or "eval-out")
     if out.exists() and not out.is_dir():
         raise EvalError(f"--out {out} is a file, not a directory")
+    corpus: Path | None = getattr(args, "corpus", None)
+    if corpus is not None and not corpus.exists():
+        raise EvalError(f"--corpus {corpus}: no such file or directory")
     retriever = getattr(args, "retriever", None) or "default"
     _check_retriever(retriever)
-    corpus: Path | None = getattr(args, "corpus", None)
     if corpus is not None:
-        if not corpus.exists():
-            raise EvalError(f"--corpus {corpus}: no such file or directory")
         if getattr(args, "store", None) is None:
             settings = settings.with_overrides(store_dir=eval_store_dir(corpus))
         if settings.chroma_url and getattr(args, "collection", None) is None:

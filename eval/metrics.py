@@ -13,6 +13,12 @@ from collections.abc import Iterable, Sequence
 
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _DIGIT_SEPARATOR = re.compile(r"(?<=\d)[.,](?=\d)")
+_CITATION_MARKER = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+
+
+def strip_citation_markers(text: str) -> str:
+    """The answer text without its ``[1]``/``[2, 3]`` markers (they are not part of the answer)."""
+    return _CITATION_MARKER.sub("", text)
 
 
 def normalize_answer(text: str) -> str:

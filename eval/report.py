@@ -34,7 +34,8 @@ one). Their document ids, de-duplicated in rank order, are the *ranked documents
   same sum for an ideal ranking (all gold documents first).
 
 **Answer** (answerable questions: non-empty `answers`; a refusal scores 0 on both).
-- *accuracy*: share whose answer text contains an accepted answer.
+- *accuracy*: share whose answer text (citation markers such as `[1]` removed) contains an
+  accepted answer.
 - *f1*: SQuAD token F1 between the answer text and the best-matching accepted answer (long
   extractive answers pay in precision, so F1 stays well below accuracy).
 

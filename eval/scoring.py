@@ -22,6 +22,7 @@ from eval.metrics import (
     percentile,
     recall_at_k,
     reciprocal_rank,
+    strip_citation_markers,
     supported,
     token_f1,
 )
@@ -59,8 +60,9 @@ def score_question(question: Question, answer: Answer, retrieved: Sequence[str])
 
     answerable, answered = question.answerable, question.answerable and not answer.refused
     quotes = [c.quote for c in answer.citations]
-    scores["accuracy"] = (float(contains_answer(answer.text, answers)) if answered else 0.0) if answerable else None
-    scores["f1"] = (token_f1(answer.text, answers) if answered else 0.0) if answerable else None
+    text = strip_citation_markers(answer.text)
+    scores["accuracy"] = (float(contains_answer(text, answers)) if answered else 0.0) if answerable else None
+    scores["f1"] = (token_f1(text, answers) if answered else 0.0) if answerable else None
     scores["citation_precision"] = citation_precision(quotes, answers) if answered else None
     scores["citation_passage_precision"] = (
         citation_precision(cited_passage_texts(answer), answers) if answered else None
