@@ -1,0 +1,149 @@
+"""The web app of ``citewire serve``: a Gradio chat with cited answers, a Corpus tab and a JSON API.
+
+One FastAPI app serves:
+
+* ``/``: the Gradio UI (Chat and Corpus tabs); its API endpoints, for ``gradio_client``:
+  ``/chat`` (the chat: returns the answer with its Sources as HTML; keeps the conversation per
+  client session) and ``/ask`` (returns ``Answer.to_dict()``);
+* ``POST /api/ask``: plain JSON in and out (see :mod:`ui.api`).
+
+The app uses ONE engine (one embedded store, whose lock it holds) for chat, uploads and deletes.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr
+from fastapi import FastAPI
+
+from rag.engine import Engine
+from rag.errors import CitewireError
+from rag.settings import Settings
+from ui.api import add_json_api
+from ui.chat import make_ask_fn, make_chat_fn
+from ui.corpora import Corpora
+from ui.corpus_tab import build_corpus_tab
+
+CHAT_CONCURRENCY = 4  # questions answered at once; more wait in Gradio's queue (the engine is CPU-bound)
+EXAMPLES = [
+    "How many North Korean troops were deployed to Russia?",
+    "What did Zelenskyy ask Ukraine's allies to provide?",
+    "Who is the NATO Secretary-General quoted on the deployment?",
+]
+THEME = gr.themes.Soft(  # system fonts: the page loads nothing from third-party servers
+    font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "Consolas", "monospace"]
+)
+CSS = """
+.cw-message { line-height: 1.5; }
+.cw-answer { font-size: 1.02em; }
+.cw-ref { color: var(--color-accent); font-weight: 600; }
+.cw-resolved { font-size: 0.85em; opacity: 0.7; margin-bottom: 0.4em; }
+.cw-refusal { border: 1px solid #d97706; border-left: 5px solid #d97706; background: rgba(217, 119, 6, 0.08);
+  border-radius: 6px; padding: 0.5em 0.8em; }
+.cw-refusal-label { font-weight: 700; color: #b45309; font-size: 0.85em; text-transform: uppercase;
+  letter-spacing: 0.04em; }
+.cw-sources { margin-top: 0.8em; border-top: 1px solid var(--border-color-primary); padding-top: 0.5em; }
+.cw-sources-title { font-weight: 700; font-size: 0.9em; margin-bottom: 0.3em; }
+.cw-source { margin: 0.5em 0 0.8em 0; }
+.cw-source-head { font-size: 0.92em; }
+.cw-n { font-weight: 700; color: var(--color-accent); margin-right: 0.3em; }
+.cw-title { font-weight: 600; margin-right: 0.5em; }
+.cw-meta { opacity: 0.75; font-size: 0.92em; }
+.cw-docid { font-family: var(--font-mono); font-size: 0.9em; }
+.cw-url-inert { font-family: var(--font-mono); text-decoration: line-through; }
+.cw-quote { margin: 0.3em 0 0.2em 0; padding: 0.3em 0.7em; border-left: 3px solid var(--border-color-primary);
+  font-size: 0.92em; }
+.cw-quote mark, .cw-context mark { background: #fde68a; color: inherit; padding: 0 0.1em; }
+.cw-context summary { cursor: pointer; font-size: 0.85em; opacity: 0.8; }
+.cw-context-text { font-size: 0.88em; padding: 0.3em 0.7em; }
+.cw-footer { font-size: 0.75em; opacity: 0.55; margin-top: 0.4em; }
+"""
+
+
+def parse_auth(auth: str | None) -> tuple[str, str] | None:
+    """``"user:password"`` → ``("user", "password")``."""
+    if not auth:
+        return None
+    user, sep, password = auth.partition(":")
+    if not sep or not user or not password:
+        raise CitewireError("--auth must be of the form user:password")
+    return user, password
+
+
+def build_blocks(corpora: Corpora, settings: Settings) -> gr.Blocks:
+    """The Gradio UI: the Chat tab (with its Settings accordion) and the Corpus tab."""
+    llm = bool(settings.llm_url and settings.llm_model)
+    with gr.Blocks(title="citewire", analytics_enabled=False, fill_height=True) as demo:
+        top_k = gr.Slider(1, max(20, settings.top_k), value=settings.top_k, step=1,
+                          label="Passages (top k)", render=False)
+        since = gr.Textbox("", label="Since", placeholder="YYYY-MM-DD (any date when empty)", render=False)
+        until = gr.Textbox("", label="Until", placeholder="YYYY-MM-DD (any date when empty)", render=False)
+        mode = gr.Radio(["extractive", "llm"] if llm else ["extractive"], value="llm" if llm else "extractive",
+                        label="Answer mode" + ("" if llm else " (llm needs --llm-url and --llm-model)"), render=False)
+        collection = gr.Dropdown(corpora.names(), value=corpora.default, label="Collection", allow_custom_value=True,
+                                 render=False)
+        with gr.Tab("Chat"):
+            gr.ChatInterface(
+                make_chat_fn(corpora),
+                chatbot=gr.Chatbot(
+                    label="citewire",
+                    elem_id="cw-chatbot",
+                    latex_delimiters=[],
+                    buttons=["copy"],
+                    placeholder="**Ask about the news in the corpus.** Every answer cites its passages.",
+                    scale=1,
+                    height="70vh",
+                    feedback_options=None,
+                ),
+                textbox=gr.Textbox(placeholder="Ask a question about the articles…", elem_id="cw-question"),
+                additional_inputs=[top_k, since, until, mode, collection],
+                additional_inputs_accordion=gr.Accordion("Settings", open=False, render=False),
+                examples=[[q, None, None, None, None, None] for q in EXAMPLES],
+                cache_examples=False,
+                api_name="chat",
+                fill_height=True,
+            )
+        with gr.Tab("Corpus"):
+            build_corpus_tab(demo, corpora, settings, collection)
+        gr.api(make_ask_fn(corpora), api_name="ask")
+        demo.load(lambda: gr.Dropdown(choices=corpora.names()), None, collection, api_visibility="undocumented")
+    demo.queue(default_concurrency_limit=CHAT_CONCURRENCY)
+    return demo
+
+
+def build_app(engine: Engine, settings: Settings | None = None, auth: tuple[str, str] | None = None) -> FastAPI:
+    """The whole web app around ``engine``: Gradio UI at ``/`` and ``POST /api/ask``."""
+    settings = settings or engine.settings
+    corpora = Corpora(engine)
+    app = FastAPI(title="citewire", description="Cited answers over a corpus of news articles.")
+    add_json_api(app, corpora, auth)
+    return gr.mount_gradio_app(
+        app,
+        build_blocks(corpora, settings),
+        path="/",
+        auth=auth,
+        auth_message="citewire: sign in with the user:password given to --auth",
+        max_file_size=f"{settings.max_upload_mb}mb",
+        footer_links=["api"],
+        run_history=False,
+        ssr_mode=False,
+        css=CSS,
+        theme=THEME,
+        server_name=settings.host,
+        server_port=settings.port,
+    )
+
+
+def serve(settings: Settings, auth: str | None = None) -> None:
+    """Open the store, build the app and serve it until interrupted (``citewire serve``)."""
+    import uvicorn
+
+    credentials = parse_auth(auth)
+    with Engine.open(settings) as engine:
+        app = build_app(engine, settings, credentials)
+        print(f"citewire: serving {settings.chroma_url or settings.store_dir} [{settings.collection}] "
+              f"at http://{settings.host}:{settings.port}", flush=True)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
