@@ -37,6 +37,7 @@ THEME = gr.themes.Soft(  # system fonts: the page loads nothing from third-party
     font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "Consolas", "monospace"]
 )
 CSS = """
+#cw-header h2 { margin-bottom: 0; }
 .cw-message { line-height: 1.5; }
 .cw-answer { font-size: 1.02em; }
 .cw-ref { color: var(--color-accent); font-weight: 600; }
@@ -85,11 +86,14 @@ def build_blocks(corpora: Corpora, settings: Settings) -> gr.Blocks:
                         label="Answer mode" + ("" if llm else " (llm needs --llm-url and --llm-model)"), render=False)
         collection = gr.Dropdown(corpora.names(), value=corpora.default, label="Collection", allow_custom_value=True,
                                  render=False)
+        gr.Markdown("## citewire\nAnswers from the news articles in the corpus; every answer cites the passages "
+                    "it comes from, or says that the corpus does not say.", elem_id="cw-header")
         with gr.Tab("Chat"):
             gr.ChatInterface(
                 make_chat_fn(corpora),
                 chatbot=gr.Chatbot(
                     label="citewire",
+                    show_label=False,
                     elem_id="cw-chatbot",
                     latex_delimiters=[],
                     buttons=["copy"],
@@ -98,7 +102,8 @@ def build_blocks(corpora: Corpora, settings: Settings) -> gr.Blocks:
                     height="70vh",
                     feedback_options=None,
                 ),
-                textbox=gr.Textbox(placeholder="Ask a question about the articles…", elem_id="cw-question"),
+                textbox=gr.Textbox(placeholder="Ask a question about the articles…", elem_id="cw-question",
+                                   submit_btn=True, stop_btn=True),
                 additional_inputs=[top_k, since, until, mode, collection],
                 additional_inputs_accordion=gr.Accordion("Settings", open=False, render=False),
                 examples=[[q, None, None, None, None, None] for q in EXAMPLES],

@@ -63,9 +63,11 @@ def build_corpus_tab(demo: gr.Blocks, corpora: Corpora, settings: Settings, coll
         file_count="multiple",
         file_types=ACCEPTED,
         type="filepath",
+        elem_id="cw-upload",
     )
     ingest_btn = gr.Button("Ingest files", variant="primary")
-    results = gr.Dataframe(headers=RESULT_HEADERS, value=[], label="Upload results", interactive=False, wrap=True)
+    results = gr.Dataframe(headers=RESULT_HEADERS, value=[], label="Upload results", interactive=False, wrap=True,
+                           elem_id="cw-results")
     docs = gr.Dataframe(headers=DOC_HEADERS, value=[], label="Documents", interactive=False, wrap=True)
     with gr.Row():
         to_delete = gr.Dropdown(label="Documents to delete (by doc id)", multiselect=True, choices=[],
