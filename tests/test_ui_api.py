@@ -180,3 +180,28 @@ def test_auth_and_upload_limit(ui_server, tmp_path) -> None:
         big.write_text("Big news. " * 150_000, encoding="utf-8")  # 1.5 MB > 1 MB
         with pytest.raises(ValueError, match="exceeds the maximum file size of 1048576 bytes"):
             client.predict([handle_file(str(big))], api_name="/ingest")
+
+
+def test_other_collections_of_the_store_are_served(ui_server, tmp_path) -> None:
+    from ingest import Ingestor
+    from rag.store import Store
+
+    settings = ui_server.settings.with_overrides(collection="briefs")
+    store = Store(ui_server.engine.store.client, "briefs", None, settings)  # the store's lock is the app's
+    folder = tmp_path / "briefs"
+    folder.mkdir()
+    (folder / "moon-base.txt").write_text(
+        "Moon base plans\n\nThe space agency said its moon base will house 12 astronauts by 2031.\n", encoding="utf-8"
+    )
+    assert Ingestor(settings, store, ui_server.engine.embedder).ingest([folder], progress=False).added
+
+    question = "How many astronauts will the moon base house?"
+    client = _client(ui_server.url)
+    answer = client.predict(question, collection="briefs", api_name="/ask")
+    assert answer["citations"][0]["doc_id"] == "moon-base.txt" and "12 astronauts" in answer["text"]
+    html = client.predict(question, 5, "", "", "extractive", "briefs", api_name="/chat")
+    assert "moon-base.txt" in html
+    default = httpx.post(ui_server.url + "api/ask", json={"question": question}, timeout=60).json()
+    assert all(c["doc_id"] != "moon-base.txt" for c in default["citations"])
+    briefs = httpx.post(ui_server.url + "api/ask", json={"question": question, "collection": "briefs"}, timeout=60)
+    assert briefs.json()["citations"][0]["doc_id"] == "moon-base.txt"

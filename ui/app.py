@@ -12,11 +12,7 @@ The app uses ONE engine (one embedded store, whose lock it holds) for chat, uplo
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-
-import gradio as gr
+import gradio as gr  # ui/__init__.py has turned Gradio's analytics off
 from fastapi import FastAPI
 
 from rag.engine import Engine
