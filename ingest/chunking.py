@@ -26,6 +26,7 @@ logging.getLogger("transformers.tokenization_utils_base").setLevel(logging.ERROR
 # Metadata kept on each chunk for filters and citations; only the title is embedded with the text.
 _NOT_EMBEDDED = ["doc_id", "source", "url", "published", "chunk", "start", "end"]
 _SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+_TITLE_SHARE = 4  # the embedded title gets at most 1/4 of a chunk's word pieces
 
 
 class Chunker:
@@ -35,6 +36,7 @@ class Chunker:
         self.embedder = embedder
         self.window = embedder.max_tokens - _SPECIAL_TOKENS
         self.chunk_tokens = min(chunk_tokens or self.window, self.window)
+        self.title_tokens = max(1, self.chunk_tokens // _TITLE_SHARE)
         self.splitter = SentenceSplitter(
             chunk_size=self.chunk_tokens,
             chunk_overlap=min(overlap_tokens, self.chunk_tokens // 4),
@@ -42,8 +44,31 @@ class Chunker:
             include_prev_next_rel=False,
         )
 
+    def embed_title(self, title: str) -> str:
+        """``title`` cut (at a word, with "…") to its share of the window.
+
+        A long title is embedded with every chunk, so uncapped it would crowd the passage out, and
+        one longer than the window (a 300-character Cyrillic or CJK title is ~300 word pieces)
+        would make the splitter fail the whole document.
+        """
+        if self.embedder.count_tokens(title) <= self.title_tokens:
+            return title
+        budget = self.title_tokens - 1  # room for the "…"
+        try:
+            spans = self.embedder.tokenizer(title, add_special_tokens=False, return_offsets_mapping=True)
+            cut = spans["offset_mapping"][budget - 1][1] if budget > 0 else 0
+        except NotImplementedError:  # a slow (Python) tokenizer has no offsets: shrink by characters
+            cut = len(title)
+            while cut > 0 and self.embedder.count_tokens(title[:cut]) > budget:
+                cut = int(cut * 0.9)
+        head = title[:cut]
+        if cut < len(title) and not title[cut].isspace() and " " in head:
+            head = head.rsplit(" ", 1)[0]  # do not end on half a word
+        return head.rstrip(" ,;:-–—") + "…"
+
     def chunk(self, doc: RawDocument, content_hash: str) -> list[TextNode]:
-        base_meta = {"doc_id": doc.doc_id, "title": doc.title, "source": doc.source, "url": doc.url}
+        title = self.embed_title(doc.title)
+        base_meta = {"doc_id": doc.doc_id, "title": title, "source": doc.source, "url": doc.url}
         if doc.published is not None:
             base_meta["published"] = doc.published
         li_doc = Document(

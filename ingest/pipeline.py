@@ -27,7 +27,7 @@ from rag.store import DocumentRecord, Store
 log = logging.getLogger(__name__)
 
 _EMBED_BATCH_CHUNKS = 256  # chunks gathered across documents per model call
-CHUNKER_VERSION = "1"  # bump when chunking changes, so that re-ingest re-chunks
+CHUNKER_VERSION = "2"  # bump when chunking changes, so that re-ingest re-chunks
 
 
 @dataclass
@@ -88,13 +88,10 @@ class Ingestor:
         seen: set[str] = set()
         for item in read_inputs(list(inputs)):
             if isinstance(item, ReadFailure):
-                log.error("skipped %s", item)
-                summary.failed.append(item)
+                self._fail(summary, item)
                 continue
             if item.doc_id in seen:
-                failure = ReadFailure(item.path, f"duplicate document id {item.doc_id!r} in this ingest")
-                log.error("skipped %s", failure)
-                summary.failed.append(failure)
+                self._fail(summary, ReadFailure(item.path, f"duplicate document id {item.doc_id!r} in this ingest"))
                 continue
             seen.add(item.doc_id)
             digest = content_hash(item, self.signature)
@@ -107,7 +104,12 @@ class Ingestor:
         batch: list[tuple[RawDocument, str, list]] = []
         pending_chunks = 0
         for doc, digest in todo:
-            nodes = self.chunker.chunk(doc, digest)
+            try:
+                nodes = self.chunker.chunk(doc, digest)
+            except ValueError as exc:  # the splitter's way of refusing a text; skip this document only
+                self._fail(summary, ReadFailure(doc.path, f"{doc.doc_id}: cannot chunk ({exc})"))
+                bar.update(1)
+                continue
             batch.append((doc, digest, nodes))
             pending_chunks += len(nodes)
             if pending_chunks >= _EMBED_BATCH_CHUNKS:
@@ -118,6 +120,13 @@ class Ingestor:
         summary.seconds = time.perf_counter() - started
         log.info("ingest: %s", summary.line())
         return summary
+
+    @staticmethod
+    def _fail(summary: IngestSummary, failure: ReadFailure) -> None:
+        # Logged at INFO only: callers report ``summary.failed`` (the CLI prints one line each),
+        # and an ERROR log here would show every failure twice.
+        log.info("skipped %s", failure)
+        summary.failed.append(failure)
 
     def _flush(self, batch, known, summary, bar, on_progress, total) -> None:
         if not batch:
