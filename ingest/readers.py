@@ -18,6 +18,9 @@ from typing import Any
 from ingest.clean import clean_text
 
 log = logging.getLogger(__name__)
+# pypdf logs every repair it attempts on a damaged file as a WARNING that does not name the file;
+# a PDF that cannot be read is reported once, as a ReadFailure, instead.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -96,9 +99,11 @@ def _title_from_text(text: str, path: Path) -> tuple[str, str]:
     """A heading or a short first line becomes the title (and leaves the body); else the file name."""
     first, _, rest = text.partition("\n")
     heading = first.lstrip("#").strip()
-    if first.startswith("#") or (0 < len(heading) <= 120 and not heading.endswith((".", "?", "!", '"', "”"))):
-        if rest.strip():
-            return heading, rest.strip()
+    looks_like_title = first.startswith("#") or (
+        0 < len(heading) <= 120 and not heading.endswith((".", "?", "!", '"', "”"))
+    )
+    if looks_like_title and rest.strip():
+        return heading, rest.strip()
     return title_from_filename(path), text
 
 
@@ -116,6 +121,28 @@ def read_text(path: Path, doc_id: str) -> Iterator[RawDocument]:
     yield _finish(RawDocument(doc_id=doc_id, text=body, title=title, path=str(path)))
 
 
+_HTML_TITLE = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+_TITLE_SITE_SUFFIX = re.compile(r"\s+\|\s+[^|]{1,60}$")  # "Headline | Example News"
+
+
+def html_title(html: str) -> str:
+    """The page's ``<title>``, without a trailing "| Site name"; empty when there is none.
+
+    trafilatura would take a lone ``<h1>`` over it, but the ``<title>`` is the headline the
+    publisher chose for the page (and what the browser tab and search results show).
+    """
+    import html as html_lib
+
+    m = _HTML_TITLE.search(html)
+    if not m:
+        return ""
+    title = " ".join(html_lib.unescape(re.sub(r"<[^>]+>", "", m.group(1))).split())
+    head = _TITLE_SITE_SUFFIX.sub("", title)
+    if head != title and len(head.split()) >= 3 and len(title[len(head) :].split()) <= 6:
+        return head
+    return title
+
+
 def read_html(path: Path, doc_id: str) -> Iterator[RawDocument]:
     import trafilatura
 
@@ -131,7 +158,7 @@ def read_html(path: Path, doc_id: str) -> Iterator[RawDocument]:
         RawDocument(
             doc_id=doc_id,
             text=text,
-            title=data.get("title") or title_from_filename(path),
+            title=html_title(html) or data.get("title") or title_from_filename(path),
             source=data.get("sitename") or data.get("hostname") or "",
             url=data.get("url") or "",
             published=parse_date(data.get("date")),
@@ -249,8 +276,12 @@ def discover(inputs: list[Path]) -> Iterator[tuple[Path, str] | ReadFailure]:
     """(file, doc id) for every supported file under ``inputs``; ids are paths relative to the folder given."""
     for given in inputs:
         if given.is_dir():
-            for path in sorted(p for p in given.rglob("*") if p.is_file()):
+            for path in sorted(given.rglob("*")):
                 if any(part.startswith(".") for part in path.relative_to(given).parts):
+                    continue
+                if not path.is_file():
+                    if path.is_symlink() and not path.exists() and path.suffix.lower() in SUPPORTED_SUFFIXES:
+                        yield ReadFailure(str(path), "broken symbolic link (its target does not exist)")
                     continue
                 if path.suffix.lower() in SUPPORTED_SUFFIXES:
                     yield path, path.relative_to(given).as_posix()
