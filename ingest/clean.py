@@ -2,7 +2,8 @@
 
 The rules are general patterns of newsletter, subscription, share and navigation lines, not
 tied to any site: "Discover more from <any site>", "Subscribe to get the latest posts …",
-"Share this:", "Follow us on …", "Advertisement", "Sign up for our newsletter" and the like.
+"Share this:", "Follow us on …", "Advertisement", "Sign up for our newsletter", a share button's
+lone "Facebook" or "Print", a copyright line and the like.
 A line is only dropped when the whole line is such boilerplate (short, and matching a pattern
 from its start), so an article sentence that merely mentions subscribers is kept.
 """
@@ -30,12 +31,18 @@ _BOILERPLATE_LINE = re.compile(
       | advertisement
       | (?:continue\s+reading|keep\s+reading)\b.*
       | (?:already\s+a\s+subscriber|not\s+a\s+subscriber)\b.*
-      | (?:copyright|©|\(c\))\s.*(?:all\s+rights\s+reserved|\d{4}).*
+      | ©.*
+      | (?:copyright|\(c\))\s*©?\s*(?:\d{4}\b|by\b).*
+      | (?:copyright|©|\(c\)).*all\s+rights\s+reserved\.?
       | all\s+rights\s+reserved\.?
       | (?:tags?|filed\s+under)\s*:.*
       | skip\s+to\s+(?:main\s+)?content
       | (?:home|menu|search|log\s*in|sign\s*in)(?:\s*[|/·•]\s*\w[\w ]*)+
-      | (?:facebook|twitter|x|linkedin|whatsapp|email|print|reddit)(?:\s*[|/·•,]\s*(?:facebook|twitter|x|linkedin|whatsapp|email|print|reddit|copy\s+link))+
+      | (?:facebook|twitter|x|linkedin|whatsapp|email|print|reddit)
+        (?:\s*[|/·•,]\s*(?:facebook|twitter|x|linkedin|whatsapp|email|print|reddit|copy\s+link))+
+      | (?:facebook|twitter|linkedin|whatsapp|telegram|reddit|pinterest|tumblr|pocket|print|email|copy\s+link)
+      | like\s+this\s*:.*
+      | like\s+loading\.*…?
       | this\s+(?:post|article)\s+(?:was\s+)?(?:originally\s+)?(?:appeared|published)\s+(?:on|in)\b.*
     )$""",
     re.IGNORECASE | re.VERBOSE,
