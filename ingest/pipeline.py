@@ -16,18 +16,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from llama_index.core.schema import TextNode
 from tqdm import tqdm
 
 from ingest.chunking import Chunker
 from ingest.readers import RawDocument, ReadFailure, read_inputs
-from rag.embedding import Embedder
+from rag.embedding import Embedder, pack_vectors
 from rag.settings import Settings
-from rag.store import DocumentRecord, Store
+from rag.store import DocumentRecord, SentenceVectors, Store
+from rag.text import split_sentences
 
 log = logging.getLogger(__name__)
 
 _EMBED_BATCH_CHUNKS = 256  # chunks gathered across documents per model call
-CHUNKER_VERSION = "2"  # bump when chunking changes, so that re-ingest re-chunks
+CHUNKER_VERSION = "3"  # bump when chunking changes, so that re-ingest re-chunks
 
 
 @dataclass
@@ -131,24 +133,43 @@ class Ingestor:
     def _flush(self, batch, known, summary, bar, on_progress, total) -> None:
         if not batch:
             return
-        texts = [self.chunker.embed_text(n) for _, _, nodes in batch for n in nodes]
-        vectors = self.embedder.embed_texts(texts)
+        all_nodes = [n for _, _, nodes in batch for n in nodes]
+        texts = [self.chunker.embed_text(n) for n in all_nodes]
+        sentence_spans = [sentence_spans_of(n) for n in all_nodes]
+        # One model pass gives each chunk's vector and, pooled per sentence, its sentences' vectors.
+        vectors, span_vectors = self.embedder.embed_with_spans(
+            texts, [[_in_embed_text(n, text, s) for s in spans] for n, text, spans
+                    in zip(all_nodes, texts, sentence_spans, strict=True)]
+        )
         summary.tokens += sum(self.embedder.count_tokens(t) for t in texts)
         k = 0
         for doc, digest, nodes in batch:
+            sentences = []
             for node in nodes:
                 node.embedding = vectors[k].tolist()
+                sentences.append(SentenceVectors(sentence_spans[k], pack_vectors(span_vectors[k])))
                 k += 1
             record = DocumentRecord(
                 doc_id=doc.doc_id, text=doc.text, title=doc.title, source=doc.source, url=doc.url,
                 published=doc.published, content_hash=digest, path=doc.path,
             )
-            self.store.write_document(record, nodes)
+            self.store.write_document(record, nodes, sentences)
             (summary.updated if doc.doc_id in known else summary.added).append(doc.doc_id)
             summary.chunks += len(nodes)
             bar.update(1)
             if on_progress:
                 on_progress(len(summary.added) + len(summary.updated), total)
+
+
+def sentence_spans_of(node: TextNode) -> list[tuple[int, int]]:
+    """The chunk's sentences as [start, end) offsets in the cleaned document."""
+    return [(sp.start, sp.end) for sp in split_sentences(node.text, base=int(node.metadata["start"]))]
+
+
+def _in_embed_text(node: TextNode, embed_text: str, span: tuple[int, int]) -> tuple[int, int]:
+    """A document span moved into the embedded text, where the passage follows the title."""
+    shift = embed_text.rfind(node.text) - int(node.metadata["start"])
+    return span[0] + shift, span[1] + shift
 
 
 def ingest_paths(inputs: Iterable[Path], settings: Settings | None = None, progress: bool = True) -> IngestSummary:

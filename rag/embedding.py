@@ -102,3 +102,68 @@ class Embedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed_texts([text])[0]
+
+    def embed_with_spans(
+        self, texts: list[str], spans: list[list[tuple[int, int]]], show_progress: bool = False
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors, and a vector per character span of each passage, from ONE model pass.
+
+        The passage vector is the model's usual mean-pooled embedding. Each span's vector pools
+        only the contextual token embeddings inside that span ("late chunking"), so every
+        sentence of a chunk gets a vector in the question's space at no extra model cost; that
+        is what lets answers pick the right sentence without embedding sentences per question.
+        """
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        tokens = self._st.encode(
+            texts,
+            batch_size=self.batch_size,
+            output_value="token_embeddings",
+            convert_to_numpy=False,
+            show_progress_bar=show_progress,
+        )
+        offsets = self.tokenizer(
+            texts, return_offsets_mapping=True, truncation=True, max_length=self.max_tokens
+        )["offset_mapping"]
+        passages = np.zeros((len(texts), self.dim), dtype=np.float32)
+        per_span: list[np.ndarray] = []
+        for i, (tok, offs, wanted) in enumerate(zip(tokens, offsets, spans, strict=True)):
+            matrix = tok.float().cpu().numpy()
+            if len(offs) != len(matrix):  # a model whose tokenizer and encoder disagree: no spans
+                raise ValueError("tokenizer offsets do not match the token embeddings")
+            passages[i] = _unit(matrix.mean(axis=0))
+            starts = np.array([a for a, _ in offs])
+            ends = np.array([b for _, b in offs])
+            real = ends > starts
+            vectors = np.zeros((len(wanted), self.dim), dtype=np.float32)
+            for j, (s, e) in enumerate(wanted):
+                inside = real & (starts >= s) & (ends <= e)
+                vectors[j] = _unit(matrix[inside].mean(axis=0)) if inside.any() else passages[i]
+            per_span.append(vectors)
+        return passages, per_span
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return (v / (float(np.linalg.norm(v)) or 1.0)).astype(np.float32)
+
+
+def pack_vectors(matrix: np.ndarray) -> str:
+    """Unit vectors → compact text (int8 with a float16 scale per row, base64) for Chroma storage."""
+    import base64
+
+    matrix = np.asarray(matrix, dtype=np.float32)
+    scale = np.maximum(np.abs(matrix).max(axis=1, keepdims=True), 1e-8) / 127.0
+    q = np.round(matrix / scale).astype(np.int8)
+    blob = np.concatenate([scale.astype(np.float16).view(np.uint8), q.view(np.uint8)], axis=1)
+    return base64.b64encode(blob.tobytes()).decode("ascii")
+
+
+def unpack_vectors(text: str, dim: int) -> np.ndarray:
+    """Inverse of :func:`pack_vectors` (re-normalised float32 rows)."""
+    import base64
+
+    raw = np.frombuffer(base64.b64decode(text), dtype=np.uint8).reshape(-1, dim + 2)
+    scale = raw[:, :2].copy().view(np.float16).astype(np.float32)
+    matrix = raw[:, 2:].copy().view(np.int8).astype(np.float32) * scale
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.maximum(norms, 1e-8)

@@ -203,14 +203,16 @@ class Engine:
             question, s_vec, self.embedder.embed_texts, self.lexical.idf, self.settings.sentence_embed_budget,
             context=context,
         )
-        vectors = {cid: np.asarray(v, dtype=np.float32)
-                   for cid, v in self.store.chunk_embeddings([n.node.node_id for n in fused]).items()}
+        ids = [n.node.node_id for n in fused]
+        vectors = {cid: np.asarray(v, dtype=np.float32) for cid, v in self.store.chunk_embeddings(ids).items()}
+        sentence_vectors = self.store.sentence_vectors(ids)
         if kind == "default":
             if self._cross_encoder is not None:
                 fused = self._cross_encoder.postprocess_nodes(fused, query_str=resolved)
             reranker = EvidenceReranker(
                 scorer,
                 vectors,
+                sentence_vectors,
                 top_n=k,
                 dedupe_threshold=self.settings.dedupe_threshold,
                 recency_weight=self.settings.recency_weight if is_time_sensitive(question) else 0.0,
@@ -222,7 +224,7 @@ class Engine:
             ranked = fused[:k]
             sims = [float(np.dot(vectors[n.node.node_id], q_vec)) if n.node.node_id in vectors else 0.0
                     for n in ranked]
-            scorer.score_passages([n.node for n in ranked], sims)
+            scorer.score_passages([n.node for n in ranked], sims, sentence_vectors)
         timings["rerank_ms"] = (time.perf_counter() - t) * 1000
         return {"resolved": resolved, "ranked": ranked, "scorer": scorer, "timings": timings}
 

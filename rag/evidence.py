@@ -82,8 +82,19 @@ class SentenceScorer:
         present = set(content_terms(text))
         return [t for t in self.terms if t not in present]
 
-    def score_passages(self, nodes: list[BaseNode], similarities: list[float]) -> None:
-        """Split and score the sentences of ``nodes``; embed the most promising within the budget."""
+    def score_passages(
+        self,
+        nodes: list[BaseNode],
+        similarities: list[float],
+        stored: dict[str, tuple[list[tuple[int, int]], np.ndarray]] | None = None,
+    ) -> None:
+        """Score the sentences of ``nodes``.
+
+        Chunks ingested with sentence vectors (``stored``: chunk id → spans, vectors) are scored
+        from those at the cost of a matrix product; others fall back to embedding their most
+        promising sentences now, within the budget.
+        """
+        stored = stored or {}
         pending: list[ScoredSentence] = []
         for node, sim in zip(nodes, similarities, strict=True):
             if node.node_id in self._sentences:
@@ -91,17 +102,29 @@ class SentenceScorer:
             start = int(node.metadata.get("start", 0))
             title = str(node.metadata.get("title", ""))
             text = node.get_content()
-            spans = split_sentences(text, base=start)
+            if node.node_id in stored:
+                offsets, matrix = stored[node.node_id]
+                spans = [Span(text[s - start : e - start], s, e) for s, e in offsets]
+                vectors: np.ndarray | None = matrix
+            else:
+                spans, vectors = split_sentences(text, base=start), None
             scored = []
             for i, span in enumerate(spans):
+                similarity, embedded = sim * _INHERITED_SIMILARITY, False
+                vector = vectors[i] if vectors is not None else None
                 if i > 0 and span.text.split(" ", 1)[0].lower().strip("\"“") in _LEANS_BACK:
                     # Quote the antecedent sentence with it, so the answer reads right on its own.
                     prev = spans[i - 1]
                     span = Span(text[prev.start - start : span.end - start], prev.start, span.end)
+                    if vectors is not None:
+                        vector = vectors[i - 1] + vectors[i]
+                if vector is not None:
+                    norm = float(np.linalg.norm(vector)) or 1.0
+                    similarity, embedded = float(np.dot(vector, self.question_vector)) / norm, True
                 cov = self.coverage(span.text + " " + title) if len(span.text) >= _MIN_SENTENCE_CHARS else 0.0
-                scored.append(ScoredSentence(span, node.node_id, cov, sim * _INHERITED_SIMILARITY, False))
+                scored.append(ScoredSentence(span, node.node_id, cov, similarity, embedded))
             self._sentences[node.node_id] = scored
-            pending.extend(s for s in scored if len(s.span.text) >= _MIN_SENTENCE_CHARS)
+            pending.extend(s for s in scored if not s.embedded and len(s.span.text) >= _MIN_SENTENCE_CHARS)
         if not pending or self.budget <= 0:
             return
         pending.sort(key=lambda s: s.score, reverse=True)

@@ -41,11 +41,15 @@ class EvidenceReranker(BaseNodePostprocessor):
     as_of: int | None = Field(default=None)
     _scorer: SentenceScorer = PrivateAttr()
     _vectors: dict[str, Any] = PrivateAttr()
+    _sentence_vectors: dict[str, Any] = PrivateAttr()
 
-    def __init__(self, scorer: SentenceScorer, vectors: dict[str, Any], **kwargs: Any) -> None:
+    def __init__(
+        self, scorer: SentenceScorer, vectors: dict[str, Any], sentence_vectors: dict[str, Any], **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self._scorer = scorer
         self._vectors = vectors
+        self._sentence_vectors = sentence_vectors
 
     @classmethod
     def class_name(cls) -> str:
@@ -59,7 +63,7 @@ class EvidenceReranker(BaseNodePostprocessor):
         q = self._scorer.question_vector
         sims = [float(np.dot(self._vectors[n.node.node_id], q)) if n.node.node_id in self._vectors else 0.0
                 for n in nodes]
-        self._scorer.score_passages([n.node for n in nodes], sims)
+        self._scorer.score_passages([n.node for n in nodes], sims, self._sentence_vectors)
         fused = [n.score or 0.0 for n in nodes]
         top_fused = max(fused) or 1.0
         rescored: list[NodeWithScore] = []

@@ -15,6 +15,7 @@ with the revision it was built from, which keeps it in step across processes too
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import time
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import chromadb
+import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
@@ -37,11 +39,21 @@ from rag.settings import Settings
 log = logging.getLogger(__name__)
 
 DOCS_SUFFIX = "__docs"
+SENTENCES_SUFFIX = "__sentences"
+AUX_SUFFIXES = (DOCS_SUFFIX, SENTENCES_SUFFIX)
 REVISION_ID = "__revision__"
 PENDING_PREFIX = "__pending__::"
 _REMOVED = "__removed__"
 _PLACEHOLDER_VECTOR = [1.0]  # the docs collection is looked up by id only; Chroma still wants a vector
 _PAGE = 2000  # Chroma rows fetched per call when scanning a collection
+
+
+@dataclass
+class SentenceVectors:
+    """A chunk's sentences: their [start, end) offsets in the document and their packed vectors."""
+
+    spans: list[tuple[int, int]]
+    packed: str
 
 
 @dataclass
@@ -179,11 +191,15 @@ class Store:
         self.name = name
         self.settings = settings
         self._lock = lock
+        self._dim: int | None = None
         try:
             self.chunks: Collection = client.get_or_create_collection(
                 name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
             )
             self.docs: Collection = client.get_or_create_collection(name + DOCS_SUFFIX, embedding_function=None)
+            self.sentences: Collection = client.get_or_create_collection(
+                name + SENTENCES_SUFFIX, embedding_function=None
+            )
         except Exception as exc:
             self.close()
             raise StoreError(f"cannot open collection {name!r}: {exc}") from None
@@ -204,7 +220,7 @@ class Store:
                     lock.release()
                 raise StoreError(
                     f"no collection {settings.collection!r} in {settings.store_dir}"
-                    f" (have: {', '.join(sorted(n for n in names if not n.endswith(DOCS_SUFFIX))) or 'none'})"
+                    f" (have: {', '.join(sorted(n for n in names if not n.endswith(AUX_SUFFIXES))) or 'none'})"
                 )
         store = cls(client, settings.collection, lock, settings)
         if lock is not None:
@@ -264,8 +280,13 @@ class Store:
         docs.sort(key=lambda d: (-(d.published or 0), d.doc_id))
         return docs
 
-    def write_document(self, record: DocumentRecord, nodes: list[TextNode]) -> None:
+    def write_document(
+        self, record: DocumentRecord, nodes: list[TextNode], sentences: list[SentenceVectors] | None = None
+    ) -> None:
         """Replace ``record``'s chunks with ``nodes`` (which carry their embeddings), crash-safely.
+
+        ``sentences`` (aligned with ``nodes``) are each chunk's sentence spans and their packed
+        vectors, kept in the ``<name>__sentences`` collection under the chunk's id.
 
         New chunks have ids and a ``content_hash`` of their own, so they are added beside the old
         ones; only then does the document record switch to the new hash and the old chunks go.
@@ -282,6 +303,16 @@ class Store:
         try:
             for i in range(0, len(nodes), _PAGE):
                 self.vector_store.add(nodes[i : i + _PAGE])
+            if sentences:
+                self.sentences.upsert(
+                    ids=[n.node_id for n in nodes],
+                    embeddings=[_PLACEHOLDER_VECTOR] * len(nodes),
+                    documents=[sv.packed for sv in sentences],
+                    metadatas=[
+                        {"doc_id": record.doc_id, "content_hash": record.content_hash, "spans": json.dumps(sv.spans)}
+                        for sv in sentences
+                    ],
+                )
             self.docs.upsert(
                 ids=[record.doc_id],
                 embeddings=[_PLACEHOLDER_VECTOR],
@@ -323,11 +354,13 @@ class Store:
         current_hash = str(current["metadatas"][0].get("content_hash")) if current["ids"] else None
         if new_hash == _REMOVED:
             self.docs.delete(ids=[doc_id])
-            self.chunks.delete(where={"doc_id": doc_id})
+            where: dict[str, Any] = {"doc_id": doc_id}
         elif current_hash == new_hash:  # the new version landed: drop the old chunks
-            self.chunks.delete(where={"$and": [{"doc_id": doc_id}, {"content_hash": {"$ne": new_hash}}]})
+            where = {"$and": [{"doc_id": doc_id}, {"content_hash": {"$ne": new_hash}}]}
         else:  # it did not: drop whatever of the new version was added
-            self.chunks.delete(where={"$and": [{"doc_id": doc_id}, {"content_hash": new_hash}]})
+            where = {"$and": [{"doc_id": doc_id}, {"content_hash": new_hash}]}
+        self.chunks.delete(where=where)
+        self.sentences.delete(where=where)
         self.docs.delete(ids=[PENDING_PREFIX + doc_id])
         self.bump_revision()
 
@@ -350,6 +383,29 @@ class Store:
     def iter_chunks(self) -> Iterator[tuple[list[str], list[dict[str, Any]], list[str]]]:
         """All chunks, page by page: (ids, metadatas, texts)."""
         yield from self._scan(self.chunks, include=["metadatas", "documents"])
+
+    def sentence_vectors(self, ids: list[str]) -> dict[str, tuple[list[tuple[int, int]], np.ndarray]]:
+        """chunk id → (sentence spans in the document, unit vectors) for the chunks that have them."""
+        if not ids:
+            return {}
+        from rag.embedding import unpack_vectors
+
+        got = self.sentences.get(ids=ids, include=["documents", "metadatas"])
+        out = {}
+        for chunk_id, packed, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+            spans = [tuple(s) for s in json.loads(str(meta.get("spans", "[]")))]
+            matrix = unpack_vectors(packed, self.dim) if packed else np.zeros((0, self.dim), np.float32)
+            if len(spans) == len(matrix):
+                out[chunk_id] = (spans, matrix)
+        return out
+
+    @property
+    def dim(self) -> int:
+        """Dimension of the stored vectors (from any stored chunk; 384 for the default model)."""
+        if self._dim is None:
+            got = self.chunks.get(limit=1, include=["embeddings"])
+            self._dim = len(got["embeddings"][0]) if got["ids"] else 384
+        return self._dim
 
     def chunk_embeddings(self, ids: list[str]) -> dict[str, list[float]]:
         if not ids:

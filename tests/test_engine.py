@@ -213,3 +213,30 @@ def test_cli_ask_json_and_errors(settings: Settings, tmp_path: Path) -> None:
     assert empty.returncode == 2 and "empty" in empty.stderr and "Traceback" not in empty.stderr
     missing = _cli("ask", "anything", settings=s.with_overrides(store_dir=tmp_path / "nope"))
     assert missing.returncode == 2 and "no store" in missing.stderr
+
+
+def test_sentence_vectors_are_stored_per_chunk(engine: Engine) -> None:
+    chunk_ids = [n for ids, _, _ in engine.store.iter_chunks() for n in ids if n.startswith(SEED)]
+    stored = engine.store.sentence_vectors(chunk_ids)
+    assert set(stored) == set(chunk_ids)
+    text = _doc_text(engine, SEED)
+    question = engine.embedder.embed_query("How many North Korean troops were deployed to Russia?")
+    best = []
+    for spans, matrix in stored.values():
+        assert len(spans) == len(matrix) > 0
+        assert all(abs(float((row**2).sum()) - 1) < 1e-3 for row in matrix)
+        for (s, e), row in zip(spans, matrix, strict=True):
+            assert text[s:e].strip() == text[s:e] and len(text[s:e]) > 0
+            best.append((float(row @ question), text[s:e]))
+    assert "10,000" in max(best)[1], "the pooled sentence vectors rank the answer sentence first"
+
+
+def test_removing_a_document_removes_its_sentence_vectors(settings: Settings, tmp_path: Path) -> None:
+    from rag import Store
+
+    s = settings.with_overrides(store_dir=tmp_path / "store")
+    ingest_paths([ROOT / "data" / "sample"], s, progress=False)
+    with Store.open(s) as store:
+        assert store.sentences.count() == store.count_chunks() > 0
+        assert store.remove(SEED)
+        assert store.sentences.count() == 0 and store.count_chunks() == 0
