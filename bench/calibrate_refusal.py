@@ -37,7 +37,13 @@ SETS = {
 log = logging.getLogger("calibrate")
 
 
-def supports(name: str, work: Path, limit: int | None) -> list[tuple[float, bool]]:
+def contains_answer(text: str, answers: list[str]) -> bool:
+    from rag.text import normalise
+
+    return any(normalise(a) in normalise(text) for a in answers)
+
+
+def supports(name: str, work: Path, limit: int | None) -> list[tuple[float, bool, bool]]:
     questions_path, corpus = SETS[name]
     settings = Settings(store_dir=work / name, collection="calib")
     ingest_paths([corpus], settings, progress=True)
@@ -46,7 +52,8 @@ def supports(name: str, work: Path, limit: int | None) -> list[tuple[float, bool
     with Engine.open(settings) as engine:
         for q in tqdm(questions[:limit], desc=name):
             answer = engine.ask(q["question"], as_of=q.get("date"))
-            rows.append((answer.support, bool(q["answers"])))
+            quotes = " ".join(c.quote for c in answer.citations) if not answer.refused else ""
+            rows.append((answer.support, bool(q["answers"]), contains_answer(quotes, q["answers"])))
     return rows
 
 
@@ -59,8 +66,11 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rows = [row for name in args.set for row in supports(name, args.work, args.limit)]
-    ans = np.array([s for s, a in rows if a])
-    unans = np.array([s for s, a in rows if not a])
+    ans = np.array([s for s, a, _ in rows if a])
+    unans = np.array([s for s, a, _ in rows if not a])
+    correct = [c for _, a, c in rows if a]
+    log.info("answerable questions whose cited quotes contain an accepted answer: %.3f (at the current threshold)",
+             float(np.mean(correct)) if correct else float("nan"))
     log.info("answerable n=%d support p10/p50/p90 %s", len(ans), np.round(np.percentile(ans, [10, 50, 90]), 3))
     if len(unans):
         log.info("unanswerable n=%d support p10/p50/p90 %s", len(unans),

@@ -23,7 +23,7 @@ from llama_index.core.schema import BaseNode
 
 from rag.text import Span, content_terms, split_sentences
 
-_SEMANTIC_WEIGHT = 0.55
+_SEMANTIC_WEIGHT = 0.65
 _INHERITED_SIMILARITY = 0.85  # an unembedded sentence is assumed a bit less on-topic than its passage
 _MIN_SENTENCE_CHARS = 25
 _CONTEXT_WEIGHT = 0.25
@@ -90,9 +90,10 @@ class SentenceScorer:
     ) -> None:
         """Score the sentences of ``nodes``.
 
-        Chunks ingested with sentence vectors (``stored``: chunk id → spans, vectors) are scored
-        from those at the cost of a matrix product; others fall back to embedding their most
-        promising sentences now, within the budget.
+        Chunks ingested with sentence vectors (``stored``: chunk id → spans, vectors) get a first
+        similarity from those at the cost of a matrix product (others inherit their passage's);
+        then the ``budget`` most promising sentences are embedded on their own, which separates
+        the sentence that answers from its neighbours better than pooled vectors do.
         """
         stored = stored or {}
         pending: list[ScoredSentence] = []
@@ -118,13 +119,13 @@ class SentenceScorer:
                     span = Span(text[prev.start - start : span.end - start], prev.start, span.end)
                     if vectors is not None:
                         vector = vectors[i - 1] + vectors[i]
-                if vector is not None:
+                if vector is not None:  # pooled from the chunk pass: a good first estimate
                     norm = float(np.linalg.norm(vector)) or 1.0
-                    similarity, embedded = float(np.dot(vector, self.question_vector)) / norm, True
+                    similarity = float(np.dot(vector, self.question_vector)) / norm
                 cov = self.coverage(span.text + " " + title) if len(span.text) >= _MIN_SENTENCE_CHARS else 0.0
                 scored.append(ScoredSentence(span, node.node_id, cov, similarity, embedded))
             self._sentences[node.node_id] = scored
-            pending.extend(s for s in scored if not s.embedded and len(s.span.text) >= _MIN_SENTENCE_CHARS)
+            pending.extend(s for s in scored if len(s.span.text) >= _MIN_SENTENCE_CHARS)
         if not pending or self.budget <= 0:
             return
         pending.sort(key=lambda s: s.score, reverse=True)

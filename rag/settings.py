@@ -55,7 +55,7 @@ class Settings(BaseSettings):
 
     # --- answering ---------------------------------------------------------------------
     answer_sentences: int = Field(2, ge=1, le=8, description="Sentences in an extractive answer.")
-    sentence_embed_budget: int = Field(16, ge=0, description="Sentences embedded per question when reranking.")
+    sentence_embed_budget: int = Field(6, ge=0, description="Best sentences re-embedded on their own per question.")
     refusal_threshold: float = Field(
         0.42, description="Best sentence support below this means the corpus does not say (see README)."
     )

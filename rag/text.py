@@ -31,7 +31,11 @@ STOPWORDS = frozenset(
     would you your yours yourself yourselves according said says say tell told according many much one
     ones""".split()  # noqa: SIM905
 )
-QUESTION_WORDS = frozenset(["what", "which", "who", "whom", "whose", "when", "where", "why", "how"])
+# Question words, and verbs that frame a question rather than name what it is about.
+QUESTION_WORDS = frozenset(
+    ["what", "which", "who", "whom", "whose", "when", "where", "why", "how", "ask", "asked", "happen",
+     "happened", "mention", "mentioned", "describe", "described", "name", "named"]
+)
 
 _stemmer = Stemmer.Stemmer("english")
 
