@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     answer_sentences: int = Field(2, ge=1, le=8, description="Sentences in an extractive answer.")
     sentence_embed_budget: int = Field(6, ge=0, description="Best sentences re-embedded on their own per question.")
     refusal_threshold: float = Field(
-        0.42, description="Best sentence support below this means the corpus does not say (see README)."
+        0.45, description="Best sentence support below this means the corpus does not say (see README)."
     )
     max_question_chars: int = Field(2000, ge=10)
 
