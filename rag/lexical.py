@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -57,6 +58,9 @@ class LexicalIndex:
             if json.loads(marker.read_text())["revision"] != revision:
                 return False
             retriever = BM25Retriever.from_persist_dir(str(self.path), show_progress=False)
+            # still the same index? (another process may have replaced it while we read it)
+            if json.loads(marker.read_text())["revision"] != revision:
+                return False
         except (OSError, ValueError, KeyError):
             return False
         self._install(retriever, revision)
@@ -74,18 +78,34 @@ class LexicalIndex:
             self._retriever, self._revision, self._idf = None, revision, {}
             return
         log.info("building the BM25 index over %d chunks", len(nodes))
-        retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=10)
-        tmp = self.path.with_name(self.path.name + ".tmp")
+        retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(10, len(nodes)))
+        self._persist(retriever, revision)
+        self._install(retriever, revision)
+
+    def _persist(self, retriever: BM25Retriever, revision: str) -> None:
+        """Save the index beside the store (best effort: the in-memory index answers either way).
+
+        Several processes may share the directory (``citewire serve`` and ``citewire ask`` against
+        one Chroma server), so each writes a private temporary directory and renames it into place:
+        readers see a whole index, old or new, never half of one.
+        """
+        tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
         try:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True, exist_ok=True)
-            retriever.persist(str(tmp))
+            retriever.persist(str(tmp), show_progress=False)
             (tmp / _REVISION_FILE).write_text(json.dumps({"revision": revision}))
-            shutil.rmtree(self.path, ignore_errors=True)
-            tmp.rename(self.path)  # readers see the old index or the new one, never half of one
-        except OSError as exc:  # a read-only store still answers, from memory
+            for _ in range(3):  # another process may put its own index there between our two steps
+                shutil.rmtree(self.path, ignore_errors=True)
+                try:
+                    tmp.rename(self.path)
+                    return
+                except OSError:
+                    continue
+            log.debug("another process keeps replacing %s; not persisting this index", self.path)
+        except OSError as exc:
             log.warning("could not persist the BM25 index to %s: %s", self.path, exc)
-        self._install(retriever, revision)
+        shutil.rmtree(tmp, ignore_errors=True)
 
     def _install(self, retriever: BM25Retriever, revision: str) -> None:
         bm25 = retriever.bm25

@@ -10,14 +10,23 @@ One corpus is two Chroma collections:
 
 A ``__revision__`` record changes on every write; the BM25 side of hybrid search compares it
 with the revision it was built from, which keeps it in step across processes too.
+
+Embedded (a directory, one process at a time: a lock file says who holds it) or client-server
+(``chroma_url``: any number of processes). Either way, Chroma failing — a server gone, a full
+disk, a corrupted or read-only store — surfaces as one :class:`StoreError` with a one-line
+message, from every collection call (they go through :class:`_GuardedCollection`); a corrupted
+or read-only embedded store is refused before Chroma touches it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
 import os
+import shutil
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import chromadb
+import chromadb.errors
+import httpx
 import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
@@ -46,6 +57,9 @@ PENDING_PREFIX = "__pending__::"
 _REMOVED = "__removed__"
 _PLACEHOLDER_VECTOR = [1.0]  # the docs collection is looked up by id only; Chroma still wants a vector
 _PAGE = 2000  # Chroma rows fetched per call when scanning a collection
+_QUICK_CHECK_MAX_BYTES = 256 * 2**20  # embedded stores up to this size get SQLite's quick_check on open
+_LOW_DISK_BYTES = 8 * 2**20  # a failing write with less free space than this is reported as a full disk
+STALE_PENDING_S = 600.0  # server mode: a pending marker this old belongs to a writer that died
 
 
 @dataclass
@@ -109,6 +123,100 @@ def published_iso(published: int | None) -> str:
     return f"{s[:4]}-{s[4:6]}-{s[6:]}"
 
 
+# Chroma's own argument errors are bugs of the caller, not store failures: they keep their type.
+_CALLER_ERRORS: tuple[type[BaseException], ...] = tuple(
+    getattr(chromadb.errors, n) for n in ("InvalidArgumentError", "DuplicateIDError", "IDAlreadyExistsError",
+                                          "InvalidUUIDError", "BatchSizeExceededError")
+    if hasattr(chromadb.errors, n)
+)
+
+
+def _is_store_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is the store failing (transport, database, disk) rather than a bug of ours."""
+    if isinstance(exc, (StoreError, *_CALLER_ERRORS)):
+        return False
+    if isinstance(exc, (httpx.HTTPError, chromadb.errors.ChromaError, sqlite3.Error, OSError)):
+        return True
+    # Chroma's HTTP client raises a bare Exception for a non-Chroma error status; its Rust
+    # bindings raise pyo3's PanicException (a BaseException) when SQLite hands them garbage.
+    return type(exc) is Exception or type(exc).__name__ == "PanicException"
+
+
+def store_failure(exc: BaseException, where: str) -> StoreError:
+    """A one-line :class:`StoreError` saying what went wrong with the store at ``where``."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    low = text.lower()
+    if isinstance(exc, httpx.TransportError):
+        return StoreError(
+            f"lost the Chroma server at {where} ({type(exc).__name__}: {text}); is it running? "
+            "Ask again once it is back"
+        )
+    if "disk is full" in low or "no space left" in low or getattr(exc, "errno", None) == 28:
+        return StoreError(f"the disk holding the store {where} is full ({text}); free some space and run it again")
+    free = _free_bytes(where)
+    if free is not None and free < _LOW_DISK_BYTES:  # Chroma's compactor reports ENOSPC as a vague failure
+        return StoreError(
+            f"the disk holding the store {where} is full ({free // 1024} KiB left; Chroma said: {text}); "
+            "free some space and run it again"
+        )
+    if "readonly" in low or "read-only" in low:
+        return StoreError(f"the store {where} is read-only ({text})")
+    if "malformed" in low or "not a database" in low or "columndecode" in low or "utf8error" in low:
+        return StoreError(f"the store {where} is corrupted ({text}); restore it from a backup or ingest anew")
+    if isinstance(exc, chromadb.errors.NotFoundError):
+        return StoreError(f"{text} at {where}; was the collection deleted meanwhile?")
+    return StoreError(f"the Chroma store {where} failed: {text}")
+
+
+def _free_bytes(where: str) -> int | None:
+    """Free space on the filesystem of an embedded store (None for a server URL or a missing path)."""
+    if "://" in where or not os.path.isdir(where):
+        return None
+    try:
+        return shutil.disk_usage(where).free
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def guard(where: str) -> Iterator[None]:
+    """Turn Chroma's transport, database and disk errors inside the block into :class:`StoreError`."""
+    try:
+        yield
+    except BaseException as exc:
+        if _is_store_failure(exc):
+            raise store_failure(exc, where) from exc
+        raise
+
+
+class _GuardedCollection:
+    """A Chroma collection whose failing calls raise :class:`StoreError` (with a user message).
+
+    The store's methods, LlamaIndex's ``ChromaVectorStore`` (dense retrieval) and tests all reach
+    Chroma through these, so a server that went away or a full disk is one clear error everywhere.
+    """
+
+    def __init__(self, collection: Collection, where: str) -> None:
+        self._collection = collection
+        self._where = where
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._collection, name)
+        if name.startswith("_") or not callable(attr):
+            return attr
+        where = self._where
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with guard(where):
+                return attr(*args, **kwargs)
+
+        call.__name__ = name
+        return call
+
+    def __repr__(self) -> str:
+        return f"<guarded {self._collection!r}>"
+
+
 class _StoreLock:
     """An exclusive advisory lock on an embedded store directory.
 
@@ -147,7 +255,7 @@ def _open_client(settings: Settings, create: bool) -> tuple[ClientAPI, _StoreLoc
         from urllib.parse import urlparse
 
         url = urlparse(settings.chroma_url)
-        if not url.hostname:
+        if url.scheme not in ("http", "https") or not url.hostname:
             raise StoreError(f"--chroma-url {settings.chroma_url!r} is not of the form http://HOST:PORT")
         try:
             client = chromadb.HttpClient(
@@ -158,7 +266,10 @@ def _open_client(settings: Settings, create: bool) -> tuple[ClientAPI, _StoreLoc
             )
             client.heartbeat()
         except Exception as exc:  # the client raises several unrelated types for "not there"
-            raise StoreError(f"cannot reach the Chroma server at {settings.chroma_url}: {exc}") from None
+            raise StoreError(
+                f"cannot reach the Chroma server at {settings.chroma_url}: {' '.join(str(exc).split())}"
+                " (start one with: chroma run --path DIR --host HOST --port PORT)"
+            ) from None
         return client, None
 
     directory = settings.store_dir
@@ -171,16 +282,66 @@ def _open_client(settings: Settings, create: bool) -> tuple[ClientAPI, _StoreLoc
             raise StoreError(f"cannot create store directory {directory}: {exc.strerror}") from None
     if not directory.is_dir():
         raise StoreError(f"store path {directory} is not a directory")
-    if create and not os.access(directory, os.W_OK):
-        raise StoreError(f"store directory {directory} is read-only")
-    lock = _StoreLock(directory) if os.access(directory, os.W_OK) else None
+    database = directory / "chroma.sqlite3"
+    if not os.access(directory, os.W_OK) or (database.exists() and not os.access(database, os.W_OK)):
+        # Embedded Chroma writes to its directory even to answer a question (it would fail later,
+        # half-way through opening), so a read-only store is refused before anything touches it.
+        raise StoreError(
+            f"store directory {directory} is read-only; embedded Chroma needs write access even to read — "
+            "copy it somewhere writable, or serve it with a Chroma server (--chroma-url)"
+        )
+    lock = _StoreLock(directory)
     try:
-        client = chromadb.PersistentClient(path=str(directory), settings=chroma_settings)
+        _check_database(database)
+        with guard(str(directory)):
+            client = chromadb.PersistentClient(path=str(directory), settings=chroma_settings)
+    except StoreError:
+        lock.release()
+        raise
     except Exception as exc:
-        if lock:
-            lock.release()
+        lock.release()
         raise StoreError(f"cannot open the Chroma store at {directory} (corrupted?): {exc}") from None
     return client, lock
+
+
+def _check_database(database: Path) -> None:
+    """Refuse a corrupted ``chroma.sqlite3`` before Chroma opens it (Chroma writes to it on open).
+
+    Reads only: the file header, then SQLite's ``quick_check`` (a full read of the file) when it is
+    small enough for that to take well under a second. Errors other than corruption (a hot journal
+    left by a killed writer, which only a writable connection may roll back) are left to Chroma.
+    """
+    if not database.exists():
+        return
+    try:
+        with database.open("rb") as fh:
+            header = fh.read(16)
+        size = database.stat().st_size
+    except OSError as exc:
+        raise StoreError(f"cannot read {database}: {exc.strerror}") from None
+    advice = "restore the store from a backup, or ingest into a new store (--store)"
+    if size and header != b"SQLite format 3\x00":
+        raise StoreError(
+            f"the store {database.parent} is corrupted: {database.name} is not an SQLite database; {advice}"
+        )
+    hot = any(database.with_name(database.name + suffix).exists() for suffix in ("-journal", "-wal"))
+    if not size or hot or size > _QUICK_CHECK_MAX_BYTES:
+        return
+    try:
+        con = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+        try:
+            problems = [str(r[0]) for r in con.execute("PRAGMA quick_check(3)").fetchall()]
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        if "malformed" in str(exc) or "not a database" in str(exc):
+            problems = [str(exc)]
+        else:
+            log.debug("could not check %s: %s", database, exc)
+            return
+    if problems != ["ok"]:
+        found = " ".join("; ".join(problems).replace("*** in database main ***", "").split())
+        raise StoreError(f"the store {database.parent} is corrupted ({found[:200]}); {advice}")
 
 
 class Store:
@@ -192,17 +353,24 @@ class Store:
         self.settings = settings
         self._lock = lock
         self._dim: int | None = None
+        self.where = settings.chroma_url or str(settings.store_dir)
         try:
-            self.chunks: Collection = client.get_or_create_collection(
-                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-            )
-            self.docs: Collection = client.get_or_create_collection(name + DOCS_SUFFIX, embedding_function=None)
-            self.sentences: Collection = client.get_or_create_collection(
-                name + SENTENCES_SUFFIX, embedding_function=None
-            )
+            with guard(self.where):
+                chunks = client.get_or_create_collection(
+                    name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+                )
+                docs = client.get_or_create_collection(name + DOCS_SUFFIX, embedding_function=None)
+                sentences = client.get_or_create_collection(name + SENTENCES_SUFFIX, embedding_function=None)
+        except StoreError:
+            self.close()
+            raise
         except Exception as exc:
             self.close()
             raise StoreError(f"cannot open collection {name!r}: {exc}") from None
+        # Every Chroma call goes through these, so a failing store is a StoreError wherever it shows.
+        self.chunks: Collection = _GuardedCollection(chunks, self.where)  # type: ignore[assignment]
+        self.docs: Collection = _GuardedCollection(docs, self.where)  # type: ignore[assignment]
+        self.sentences: Collection = _GuardedCollection(sentences, self.where)  # type: ignore[assignment]
         self.vector_store = ChromaVectorStore(chroma_collection=self.chunks)
 
     # ------------------------------------------------------------------ lifecycle
@@ -212,19 +380,32 @@ class Store:
         settings = (settings or Settings()).with_overrides(**overrides)
         _validate_name(settings.collection)
         client, lock = _open_client(settings, create)
-        if not create and not settings.chroma_url:
-            names = {c.name for c in client.list_collections()}
-            if settings.collection not in names:
-                _close_client(client)
-                if lock:
-                    lock.release()
-                raise StoreError(
-                    f"no collection {settings.collection!r} in {settings.store_dir}"
-                    f" (have: {', '.join(sorted(n for n in names if not n.endswith(AUX_SUFFIXES))) or 'none'})"
-                )
+        where = settings.chroma_url or str(settings.store_dir)
+        try:
+            if not create:  # asking an empty, freshly created collection would only answer "not found"
+                with guard(where):
+                    names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+                if settings.collection not in names:
+                    have = ", ".join(sorted(n for n in names if not n.endswith(AUX_SUFFIXES))) or "none"
+                    place = f"on the Chroma server at {where}" if settings.chroma_url else f"in {where}"
+                    raise StoreError(
+                        f"no collection {settings.collection!r} {place} (have: {have}); "
+                        "ingest into it first, or pick one with --collection"
+                    )
+        except BaseException:
+            _close_client(client)
+            if lock:
+                lock.release()
+            raise
         store = cls(client, settings.collection, lock, settings)
-        if lock is not None:
-            store.recover()
+        try:
+            if lock is not None:  # embedded: this process is the only writer, so every marker is stale
+                store.recover()
+            elif create:  # server mode: only markers old enough that their writer must have died
+                store.recover(older_than=STALE_PENDING_S)
+        except BaseException:
+            store.close()
+            raise
         return store
 
     def close(self) -> None:
@@ -299,7 +480,10 @@ class Store:
             for excluded in (node.excluded_embed_metadata_keys, node.excluded_llm_metadata_keys):
                 if "content_hash" not in excluded:
                     excluded.append("content_hash")
-        self._mark_pending(record.doc_id, record.content_hash)
+        try:
+            self._mark_pending(record.doc_id, record.content_hash)
+        except StoreError as exc:
+            raise StoreError(f"{exc} — {record.doc_id} was not written") from exc
         try:
             for i in range(0, len(nodes), _PAGE):
                 self.vector_store.add(nodes[i : i + _PAGE])
@@ -319,8 +503,15 @@ class Store:
                 documents=[record.text],
                 metadatas=[record.metadata("done")],
             )
-        except Exception:
-            self._settle(record.doc_id, record.content_hash)  # undo what this write added, if we can
+        except BaseException as exc:
+            try:  # undo what this write added; if even that fails, the marker stays for recover()
+                self._settle(record.doc_id, record.content_hash)
+            except Exception as undo:
+                log.info("could not undo the partial write of %s (repaired on the next open): %s", record.doc_id, undo)
+            if isinstance(exc, StoreError):
+                raise StoreError(
+                    f"{exc} — {record.doc_id} was not written; the documents written before it are kept"
+                ) from exc
             raise
         self._settle(record.doc_id, record.content_hash)
 
@@ -332,20 +523,29 @@ class Store:
         self._settle(doc_id, _REMOVED)
         return True
 
-    def recover(self) -> int:
-        """Finish or undo the writes a killed run left pending; returns how many there were."""
+    def recover(self, older_than: float | None = None) -> int:
+        """Finish or undo the writes a killed run left pending; returns how many there were.
+
+        ``older_than`` (seconds) limits this to markers at least that old: with a Chroma server,
+        another process may be writing right now, and its fresh marker is not ours to settle.
+        """
         got = self.docs.get(where={"state": "pending"}, include=["metadatas"])
+        now = time.time()
+        repaired = 0
         for meta in got["metadatas"]:
-            log.warning("repairing %s, left half-written by an interrupted run", meta["doc_id"])
+            if older_than is not None and now - float(meta.get("at", 0)) < older_than:
+                continue
             self._settle(str(meta["doc_id"]), str(meta["content_hash"]))
-        return len(got["ids"])
+            log.warning("repaired %s, left half-written by an interrupted run", meta["doc_id"])
+            repaired += 1
+        return repaired
 
     def _mark_pending(self, doc_id: str, content_hash: str) -> None:
         self.docs.upsert(
             ids=[PENDING_PREFIX + doc_id],
             embeddings=[_PLACEHOLDER_VECTOR],
             documents=[""],
-            metadatas=[{"state": "pending", "doc_id": doc_id, "content_hash": content_hash}],
+            metadatas=[{"state": "pending", "doc_id": doc_id, "content_hash": content_hash, "at": time.time()}],
         )
 
     def _settle(self, doc_id: str, new_hash: str) -> None:
