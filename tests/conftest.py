@@ -16,6 +16,9 @@ Fixtures (add new ones below, each with a line here):
 ``chunk_rows``     ``chunk_rows(store) -> {chunk id: (text, metadata)}`` for every chunk in a store.
 ``ui_server``      session: the web app (``ui.app.build_app``) on the sample corpus + tests/ui_support.py docs,
                    served on a free port; ``.url``, ``.engine``, ``.settings`` (see tests/ui_support.py).
+``chroma_server``  session: a real Chroma server (``chroma run``) on a free port of 127.0.0.1 with its data in a
+                   tmp dir; ``.url``, ``.path``, ``.kill()``, ``.start()``, ``.ensure_running()``
+                   (tests/chroma_server.py). Stopped at the end of the session.
 
 The environment is made hermetic for the whole session: ``CITEWIRE_*`` variables of the caller's
 shell are removed (so a developer's ``CITEWIRE_STORE_DIR`` or ``CITEWIRE_CHROMA_URL`` cannot leak
@@ -153,3 +156,16 @@ def ui_server(tmp_path_factory, embedder):  # -> ui_support.Served
             yield Served(url, engine, settings)
     finally:
         engine.close()
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):  # -> chroma_server.ChromaServer
+    from chroma_server import ChromaServer, chroma_available
+
+    if not chroma_available():
+        pytest.skip("the `chroma` command of the chromadb package is not installed")
+    server = ChromaServer(tmp_path_factory.mktemp("chroma") / "data").start()
+    try:
+        yield server
+    finally:
+        server.stop()
