@@ -9,6 +9,10 @@ class StoreError(CitewireError):
     """The store is missing, unreadable, locked by another process or unreachable."""
 
 
+class StoreFullError(StoreError):
+    """The disk under the store is full (Chroma may block on further writes until space returns)."""
+
+
 class QuestionError(CitewireError):
     """The question is empty, too long or otherwise unusable."""
 

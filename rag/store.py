@@ -44,7 +44,7 @@ from chromadb.config import Settings as ChromaSettings
 from llama_index.core.schema import TextNode
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
-from rag.errors import StoreError
+from rag.errors import StoreError, StoreFullError
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -152,10 +152,12 @@ def store_failure(exc: BaseException, where: str) -> StoreError:
             "Ask again once it is back"
         )
     if "disk is full" in low or "no space left" in low or getattr(exc, "errno", None) == 28:
-        return StoreError(f"the disk holding the store {where} is full ({text}); free some space and run it again")
+        return StoreFullError(
+            f"the disk holding the store {where} is full ({text}); free some space and run it again"
+        )
     free = _free_bytes(where)
     if free is not None and free < _LOW_DISK_BYTES:  # Chroma's compactor reports ENOSPC as a vague failure
-        return StoreError(
+        return StoreFullError(
             f"the disk holding the store {where} is full ({free // 1024} KiB left; Chroma said: {text}); "
             "free some space and run it again"
         )
@@ -504,10 +506,15 @@ class Store:
                 metadatas=[record.metadata("done")],
             )
         except BaseException as exc:
-            try:  # undo what this write added; if even that fails, the marker stays for recover()
-                self._settle(record.doc_id, record.content_hash)
-            except Exception as undo:
-                log.info("could not undo the partial write of %s (repaired on the next open): %s", record.doc_id, undo)
+            # Undo what this write added; if that fails, the marker stays for recover(). On a full
+            # disk, don't even try: Chroma's deletes can block until space returns, and recover()
+            # on the next open (with space) does the same repair.
+            if not isinstance(exc, StoreFullError):
+                try:
+                    self._settle(record.doc_id, record.content_hash)
+                except Exception as undo:
+                    log.info("could not undo the partial write of %s (repaired on the next open): %s",
+                             record.doc_id, undo)
             if isinstance(exc, StoreError):
                 raise StoreError(
                     f"{exc} — {record.doc_id} was not written; the documents written before it are kept"
