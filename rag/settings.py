@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.errors import CitewireError
 
 
 def _default_store_dir() -> Path:
@@ -80,4 +82,10 @@ class Settings(BaseSettings):
     def with_overrides(self, **overrides: object) -> Settings:
         """Return a copy with the non-``None`` overrides applied (how CLI flags win over env vars)."""
         clean = {k: v for k, v in overrides.items() if v is not None}
-        return type(self)(**{**self.model_dump(), **clean}) if clean else self
+        if not clean:
+            return self
+        try:
+            return type(self)(**{**self.model_dump(), **clean})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise CitewireError(f"invalid setting ({problems})") from None

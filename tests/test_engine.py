@@ -211,6 +211,8 @@ def test_cli_ask_json_and_errors(settings: Settings, tmp_path: Path) -> None:
     assert refused.returncode == 0 and "does not say" in refused.stdout
     empty = _cli("ask", "  ", settings=s)
     assert empty.returncode == 2 and "empty" in empty.stderr and "Traceback" not in empty.stderr
+    bad_k = _cli("ask", "anything", "--top-k", "0", settings=s)
+    assert bad_k.returncode == 2 and "top_k" in bad_k.stderr and "Traceback" not in bad_k.stderr
     missing = _cli("ask", "anything", settings=s.with_overrides(store_dir=tmp_path / "nope"))
     assert missing.returncode == 2 and "no store" in missing.stderr
 

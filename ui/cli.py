@@ -17,6 +17,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from pydantic import ValidationError
+
 from rag.errors import CitewireError
 from rag.settings import Settings
 
@@ -184,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except CitewireError as exc:
         print(f"citewire: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValidationError as exc:  # a bad CITEWIRE_* environment variable
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"citewire: error: invalid setting ({problems})", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("citewire: interrupted", file=sys.stderr)
