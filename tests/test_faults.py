@@ -18,8 +18,10 @@ import json
 import os
 import pickle
 import random
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -174,9 +176,31 @@ def test_a_corrupted_store_is_one_clear_line_and_not_overwritten(cli, small_stor
     assert digests(small_store.store_dir) == before
 
 
-def test_disk_full_during_ingest_keeps_the_store_as_it_was(
-    embedder, tmp_path: Path, write_files, citewire_cmd: list[str]
-) -> None:
+# ``citewire`` (ui.cli.main, what the console script runs) in a subprocess that prints every thread's
+# stack on SIGUSR1: a hang shows where it hangs.
+CLI_WITH_STACKS = """
+import faulthandler, signal, sys
+faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
+from ui.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def run_with_stacks_on_timeout(argv: list[str | Path], timeout: float = 300) -> tuple[int, str]:
+    proc = subprocess.Popen([sys.executable, "-c", CLI_WITH_STACKS, *map(str, argv)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGUSR1)
+        time.sleep(3)
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"citewire {' '.join(map(str, argv))} hung for {timeout:.0f}s; its threads:\n{err[-8000:]}")
+    return proc.returncode, err
+
+
+def test_disk_full_during_ingest_keeps_the_store_as_it_was(embedder, tmp_path: Path, write_files) -> None:
     from ingest import Ingestor
 
     small = write_files(tmp_path / "small", DOCS)
@@ -194,10 +218,9 @@ def test_disk_full_during_ingest_keeps_the_store_as_it_was(
         filler = disk / "filler"
         free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
         filler.write_bytes(b"\0" * max(0, free - 200 * 1024))  # 200 KiB left: not enough for the big article
-        got = subprocess.run([*citewire_cmd, "ingest", big, "--store", settings.store_dir, "-q"],
-                             cwd=ROOT, capture_output=True, text=True, timeout=600)
-        assert got.returncode == 2, got.stderr[-2000:]
-        line = one_error_line(got.stderr)
+        code, err = run_with_stacks_on_timeout(["ingest", big, "--store", settings.store_dir, "-q"])
+        assert code == 2, err[-2000:]
+        line = one_error_line(err)
         assert "is full" in line and "big.txt was not written" in line, line
 
         filler.unlink()  # space again: the store opens, repairs any leftover, and is what it was
