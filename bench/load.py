@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import signal
 import socket
@@ -59,12 +58,11 @@ def log(msg: str) -> None:
 
 
 def percentile(values: list[float], q: float) -> float:
-    data = sorted(values)
-    if not data:
-        return float("nan")
-    pos = (len(data) - 1) * q / 100
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
+    """eval's percentile (linear interpolation), NaN rather than None for no values."""
+    from eval.metrics import percentile as interpolated
+
+    value = interpolated(values, q)
+    return float("nan") if value is None else value
 
 
 def free_port() -> int:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
 import random
 import resource
@@ -54,12 +53,11 @@ def log(msg: str) -> None:
 
 
 def percentile(values: list[float], q: float) -> float:
-    data = sorted(values)
-    if not data:
-        return float("nan")
-    pos = (len(data) - 1) * q / 100
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
+    """eval's percentile (linear interpolation), NaN rather than None for no values."""
+    from eval.metrics import percentile as interpolated
+
+    value = interpolated(values, q)
+    return float("nan") if value is None else value
 
 
 def du_mb(path: Path) -> float:
