@@ -266,7 +266,7 @@ def measure(store_dir: Path, n_questions: int) -> dict[str, Any]:
     from rag.embedding import Embedder
 
     t = time.perf_counter()
-    embedder = Embedder(settings.embed_model, settings.embed_batch_size)
+    embedder = Embedder.from_settings(settings)
     out["model_load_s"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
     engine = Engine(store, settings, embedder=embedder)

@@ -69,7 +69,7 @@ class Ingestor:
     def __init__(self, settings: Settings, store: Store, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.store = store
-        self.embedder = embedder or Embedder(settings.embed_model, settings.embed_batch_size)
+        self.embedder = embedder or Embedder.from_settings(settings)
         self.chunker = Chunker(self.embedder, settings.chunk_tokens, settings.chunk_overlap_tokens)
         self.signature = "|".join(
             [CHUNKER_VERSION, settings.embed_model or "packaged-minilm", str(self.chunker.chunk_tokens),

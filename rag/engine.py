@@ -45,7 +45,7 @@ class Engine:
     def __init__(self, store: Store, settings: Settings, embedder: Embedder | None = None) -> None:
         self.store = store
         self.settings = settings
-        self.embedder = embedder or Embedder(settings.embed_model, settings.embed_batch_size)
+        self.embedder = embedder or Embedder.from_settings(settings)
         self.lexical = LexicalIndex(store)
         self.index = VectorStoreIndex.from_vector_store(store.vector_store, embed_model=self.embedder.li)
         self._cross_encoder = cross_encoder(settings.reranker_model, settings.candidates) if (

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from llama_index.core.schema import BaseNode
 
-from rag.text import Span, content_terms, split_sentences
+from rag.text import Span, content_terms, split_sentences, term_set
 
 _SEMANTIC_WEIGHT = 0.65
 _INHERITED_SIMILARITY = 0.85  # an unembedded sentence is assumed a bit less on-topic than its passage
@@ -70,12 +70,19 @@ class SentenceScorer:
             self._weights.setdefault(t, _CONTEXT_WEIGHT * idf(t))
         self._total = sum(self._weights.values()) or 1.0
         self._sentences: dict[str, list[ScoredSentence]] = {}
+        self._passage_terms: dict[str, frozenset[str]] = {}
 
     def coverage(self, text: str) -> float:
         """IDF-weighted share of the question's content terms present in ``text`` (0..1)."""
+        return self._covered(term_set(text))
+
+    def passage_coverage(self, node_id: str) -> float:
+        """:meth:`coverage` of a scored passage's text and title, from its sentences' cached terms."""
+        return self._covered(self._passage_terms.get(node_id, frozenset()))
+
+    def _covered(self, present: frozenset[str]) -> float:
         if not self._weights:
             return 0.0
-        present = set(content_terms(text))
         return sum(w for t, w in self._weights.items() if t in present) / self._total
 
     def missing_rare_terms(self, text: str) -> list[str]:
@@ -109,6 +116,8 @@ class SentenceScorer:
                 vectors: np.ndarray | None = matrix
             else:
                 spans, vectors = split_sentences(text, base=start), None
+            title_terms = term_set(title)
+            self._passage_terms[node.node_id] = title_terms.union(*(term_set(sp.text) for sp in spans))
             scored = []
             for i, span in enumerate(spans):
                 similarity, embedded = sim * _INHERITED_SIMILARITY, False
@@ -122,7 +131,7 @@ class SentenceScorer:
                 if vector is not None:  # pooled from the chunk pass: a good first estimate
                     norm = float(np.linalg.norm(vector)) or 1.0
                     similarity = float(np.dot(vector, self.question_vector)) / norm
-                cov = self.coverage(span.text + " " + title) if len(span.text) >= _MIN_SENTENCE_CHARS else 0.0
+                cov = self._covered(term_set(span.text) | title_terms) if len(span.text) >= _MIN_SENTENCE_CHARS else 0.0
                 scored.append(ScoredSentence(span, node.node_id, cov, similarity, embedded))
             self._sentences[node.node_id] = scored
             pending.extend(s for s in scored if len(s.span.text) >= _MIN_SENTENCE_CHARS)

@@ -37,6 +37,7 @@ class LexicalIndex:
         self._retriever: BM25Retriever | None = None
         self._revision: str | None = None
         self._idf: dict[str, float] = {}
+        self._unseen_idf = 1.0
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ freshness
@@ -116,8 +117,9 @@ class LexicalIndex:
         if df is not None:
             for token, tid in vocab.items():
                 if token and tid < len(df):
-                        idf[token] = float(np.log(1 + (n - df[tid] + 0.5) / (df[tid] + 0.5)))
+                    idf[token] = float(np.log(1 + (n - df[tid] + 0.5) / (df[tid] + 0.5)))
         self._retriever, self._revision, self._idf = retriever, revision, idf
+        self._unseen_idf = max(idf.values(), default=1.0)
 
     # ------------------------------------------------------------------ queries
     @property
@@ -128,7 +130,7 @@ class LexicalIndex:
         """Inverse document frequency of a stemmed term (rare words weigh more in overlap scores)."""
         if not self._idf:
             return 1.0
-        return self._idf.get(stemmed_term, max(self._idf.values(), default=1.0))
+        return self._idf.get(stemmed_term, self._unseen_idf)  # a word no chunk has is as rare as they come
 
     def search(self, query: str, k: int, since: int | None = None, until: int | None = None) -> list[NodeWithScore]:
         """Top-``k`` chunks by BM25, restricted to the published-date range when one is given."""

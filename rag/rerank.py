@@ -72,7 +72,7 @@ class EvidenceReranker(BaseNodePostprocessor):
             best = self._scorer.best(n.node.node_id)
             score = (
                 _W_SIMILARITY * sim
-                + _W_COVERAGE * self._scorer.coverage(n.node.get_content() + " " + str(meta.get("title", "")))
+                + _W_COVERAGE * self._scorer.passage_coverage(n.node.node_id)
                 + _W_SENTENCE * (best.score if best else 0.0)
                 + _W_FUSION * f / top_fused
             )

@@ -8,8 +8,9 @@ Every field can be set with an environment variable ``CITEWIRE_<FIELD>`` (for ex
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from platformdirs import user_data_dir
+from platformdirs import user_cache_dir, user_data_dir
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -36,6 +37,14 @@ class Settings(BaseSettings):
         description="Sentence-transformers model name or path; empty means the packaged all-MiniLM-L6-v2.",
     )
     embed_batch_size: int = Field(32, ge=1)
+    embed_backend: Literal["onnx", "torch"] = Field(
+        "onnx",
+        description="onnx: the model exported once to ONNX Runtime (same vectors, faster); torch: as loaded.",
+    )
+    cache_dir: Path = Field(
+        default_factory=lambda: Path(user_cache_dir("citewire", appauthor=False)),
+        description="Where derived files (the ONNX export of the model) are kept.",
+    )
 
     # --- chunking ----------------------------------------------------------------------
     chunk_tokens: int = Field(
@@ -57,7 +66,7 @@ class Settings(BaseSettings):
 
     # --- answering ---------------------------------------------------------------------
     answer_sentences: int = Field(2, ge=1, le=8, description="Sentences in an extractive answer.")
-    sentence_embed_budget: int = Field(6, ge=0, description="Best sentences re-embedded on their own per question.")
+    sentence_embed_budget: int = Field(4, ge=0, description="Best sentences re-embedded on their own per question.")
     refusal_threshold: float = Field(
         0.45, description="Best sentence support below this means the corpus does not say (see README)."
     )
@@ -74,7 +83,7 @@ class Settings(BaseSettings):
     port: int = 7860
     max_upload_mb: int = Field(50, ge=1)
 
-    @field_validator("store_dir", mode="before")
+    @field_validator("store_dir", "cache_dir", mode="before")
     @classmethod
     def _expand(cls, value: object) -> object:
         return Path(value).expanduser() if isinstance(value, (str, Path)) else value

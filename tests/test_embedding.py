@@ -1,0 +1,80 @@
+"""The embedding backends: ONNX Runtime must give the torch model's vectors, and fail safe."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+TEXTS = [
+    "How many North Korean troops were deployed to Russia?",
+    "Über 10.000 Soldaten — “offiziell” bestätigt — wurden nach Kursk verlegt.",
+    "short",
+    " ".join(["Officials in Seoul confirmed the deployment on Tuesday."] * 60),  # past the 256-piece window
+]
+
+
+@pytest.fixture(scope="module")
+def torch_embedder():  # -> rag.embedding.Embedder on the torch backend
+    from rag.embedding import Embedder
+
+    return Embedder(backend="torch")
+
+
+def test_default_backend_is_onnx_and_matches_torch(embedder, torch_embedder) -> None:
+    assert embedder.backend == "onnx"
+    assert torch_embedder.backend == "torch"
+    got, want = embedder.embed_texts(TEXTS), torch_embedder.embed_texts(TEXTS)
+    assert got.shape == want.shape == (len(TEXTS), 384)
+    assert np.abs(got - want).max() < 1e-4
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert np.abs(embedder.embed_query(TEXTS[0]) - want[0]).max() < 1e-4
+
+
+def test_late_chunked_spans_match_torch(embedder, torch_embedder) -> None:
+    spans = [[(0, 20), (20, len(t))] for t in TEXTS]
+    p_onnx, s_onnx = embedder.embed_with_spans(TEXTS, spans)
+    p_torch, s_torch = torch_embedder.embed_with_spans(TEXTS, spans)
+    assert np.abs(p_onnx - p_torch).max() < 1e-4
+    for a, b in zip(s_onnx, s_torch, strict=True):
+        assert a.shape == b.shape == (2, 384)
+        assert np.abs(a - b).max() < 1e-4
+    # The passage vector from the span pass is the ordinary embedding of the passage.
+    assert np.abs(p_onnx - embedder.embed_texts(TEXTS)).max() < 1e-5
+
+
+def test_a_corrupt_cached_export_is_exported_again(tmp_path, caplog) -> None:
+    from rag import onnx_encoder
+    from rag.embedding import Embedder, resolve_model_path
+
+    cached = tmp_path / f"encoder-{onnx_encoder._fingerprint(resolve_model_path(''))}.onnx"
+    cached.write_bytes(b"not an onnx graph")  # a crash mid-copy, a disk error…
+    with caplog.at_level(logging.WARNING, logger="rag.onnx_encoder"):
+        fresh = Embedder(cache_dir=tmp_path)
+    assert fresh.backend == "onnx"
+    assert "unusable" in caplog.text
+    assert cached.stat().st_size > 1_000_000
+    assert not list(tmp_path.glob("*.tmp"))  # the export was written aside and renamed into place
+
+
+def test_no_usable_cache_falls_back_to_torch(tmp_path, caplog, torch_embedder) -> None:
+    from rag.embedding import Embedder
+
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the cache directory should be")
+    with caplog.at_level(logging.WARNING, logger="rag.embedding"):
+        fallback = Embedder(cache_dir=blocker)
+    assert fallback.backend == "torch"
+    assert "embedding with torch" in caplog.text
+    assert np.abs(fallback.embed_texts(TEXTS[:2]) - torch_embedder.embed_texts(TEXTS[:2])).max() < 1e-6
+
+
+def test_backend_setting_is_validated() -> None:
+    from rag.errors import CitewireError
+    from rag.settings import Settings
+
+    assert Settings().embed_backend == "onnx"
+    assert Settings().with_overrides(embed_backend="torch").embed_backend == "torch"
+    with pytest.raises(CitewireError, match="embed_backend"):
+        Settings().with_overrides(embed_backend="tensorrt")
