@@ -23,12 +23,11 @@ from ingest.chunking import Chunker
 from ingest.readers import RawDocument, ReadFailure, read_inputs
 from rag.embedding import Embedder, pack_vectors
 from rag.settings import Settings
-from rag.store import DocumentRecord, SentenceVectors, Store
+from rag.store import DocumentRecord, DocumentWrite, SentenceVectors, Store
 from rag.text import split_sentences
 
 log = logging.getLogger(__name__)
 
-_EMBED_BATCH_CHUNKS = 256  # chunks gathered across documents per model call
 CHUNKER_VERSION = "3"  # bump when chunking changes, so that re-ingest re-chunks
 
 
@@ -114,7 +113,7 @@ class Ingestor:
                 continue
             batch.append((doc, digest, nodes))
             pending_chunks += len(nodes)
-            if pending_chunks >= _EMBED_BATCH_CHUNKS:
+            if pending_chunks >= self.settings.ingest_batch_chunks:
                 self._flush(batch, known, summary, bar, on_progress, len(todo))
                 batch, pending_chunks = [], 0
         self._flush(batch, known, summary, bar, on_progress, len(todo))
@@ -143,6 +142,7 @@ class Ingestor:
         )
         summary.tokens += sum(self.embedder.count_tokens(t) for t in texts)
         k = 0
+        writes: list[DocumentWrite] = []
         for doc, digest, nodes in batch:
             sentences = []
             for node in nodes:
@@ -153,12 +153,15 @@ class Ingestor:
                 doc_id=doc.doc_id, text=doc.text, title=doc.title, source=doc.source, url=doc.url,
                 published=doc.published, content_hash=digest, path=doc.path,
             )
-            self.store.write_document(record, nodes, sentences)
+            writes.append((record, nodes, sentences))
+        # The whole batch in one crash-safe write: per-document writes cost as much as the model.
+        self.store.write_documents(writes)
+        for doc, _, nodes in batch:
             (summary.updated if doc.doc_id in known else summary.added).append(doc.doc_id)
             summary.chunks += len(nodes)
-            bar.update(1)
-            if on_progress:
-                on_progress(len(summary.added) + len(summary.updated), total)
+        bar.update(len(batch))
+        if on_progress:
+            on_progress(len(summary.added) + len(summary.updated), total)
 
 
 def sentence_spans_of(node: TextNode) -> list[tuple[int, int]]:

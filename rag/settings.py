@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         description="Maximum word pieces per chunk; 0 means the model's own window (minus special tokens).",
     )
     chunk_overlap_tokens: int = Field(32, ge=0)
+    ingest_batch_chunks: int = Field(
+        256,
+        ge=1,
+        description="Chunks embedded and written to the store together; a kill loses at most one batch's work.",
+    )
 
     # --- retrieval ---------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50, description="Passages returned with an answer.")

@@ -291,6 +291,8 @@ store = store_mod.Store.open(Settings(store_dir=store_dir), create=True)
 for op in ops:
     if op[0] == "write":
         store.write_document(*op[1:])
+    elif op[0] == "write_many":
+        store.write_documents(op[1])
     else:
         store.remove(op[1])
 print(calls)
@@ -316,6 +318,10 @@ def _operations(embedder) -> list[tuple]:
         write("canal", "Canal works (updated)\n" + long.replace("stone", "granite")),
         ("remove", "mill"),
         write("quay", "The quay was extended by forty metres for the new ferries."),
+        # An ingest batch: two new documents and an update, in one crash-safe write.
+        ("write_many", [write("pier", "The pier reopened after repairs to its timber deck.")[1:],
+                        write("canal", "Canal works (final)\n" + long.replace("stone", "basalt"))[1:],
+                        write("ferry", "A second ferry joined the route in the spring.")[1:]]),
     ]
 
 
@@ -325,6 +331,9 @@ def _replay(store_dir: Path, ops: list[tuple]) -> None:
         for op in ops:
             if op[0] == "remove":
                 store.remove(op[1])
+            elif op[0] == "write_many":
+                hashes = store.document_hashes()
+                store.write_documents([w for w in op[1] if hashes.get(w[0].doc_id) != w[0].content_hash])
             elif store.document_hashes().get(op[1].doc_id) != op[1].content_hash:
                 store.write_document(*op[1:])
 
@@ -332,23 +341,31 @@ def _replay(store_dir: Path, ops: list[tuple]) -> None:
 def test_kill_9_at_any_store_write_then_a_rerun_equals_a_clean_run(embedder, tmp_path: Path) -> None:
     ops = _operations(embedder)
     payload = tmp_path / "ops.pickle"
+
+    def run(ops: list[tuple], store_dir: Path, kill_at: int = 0, after: bool = False) -> subprocess.CompletedProcess:
+        payload.write_bytes(pickle.dumps((ops, str(store_dir), kill_at, after)))
+        return subprocess.run([sys.executable, "-c", KILLER, str(payload)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=300)
+
     clean_dir = tmp_path / "clean"
-    payload.write_bytes(pickle.dumps((ops, str(clean_dir), 0, False)))
-    got = subprocess.run([sys.executable, "-c", KILLER, str(payload)], cwd=ROOT, capture_output=True, text=True,
-                         timeout=300)
+    got = run(ops, clean_dir)
     assert got.returncode == 0, got.stderr[-2000:]
     total_writes = int(got.stdout.split()[-1])
     clean = store_state(clean_dir)
-    assert set(clean[1]) == {"canal", "quay"} and total_writes > 10
+    assert set(clean[1]) == {"canal", "quay", "pier", "ferry"} and total_writes > 10
+    got = run(ops[:-1], tmp_path / "head")
+    batch_first_write = int(got.stdout.split()[-1]) + 1
 
-    for seed in KILL_SEEDS:
-        rng = random.Random(seed)
-        kill_at, after = rng.randint(1, total_writes), rng.random() < 0.5
-        killed_dir = tmp_path / f"killed-{seed}"
-        payload.write_bytes(pickle.dumps((ops, str(killed_dir), kill_at, after)))
-        got = subprocess.run([sys.executable, "-c", KILLER, str(payload)], cwd=ROOT, capture_output=True,
-                             text=True, timeout=300)
-        assert got.returncode == -9, (seed, kill_at, got.stderr[-2000:])
+    kill_points = [(f"seed {seed}", random.Random(seed)) for seed in KILL_SEEDS]
+    points = [(name, rng.randint(1, total_writes), rng.random() < 0.5) for name, rng in kill_points]
+    # And inside the batched write (what an ingest does), before and after alternately.
+    points += [(f"batch write {k}", k, k % 2 == 0) for k in range(batch_first_write, total_writes + 1)]
+    for name, kill_at, after in points:
+        killed_dir = tmp_path / f"killed-{kill_at}-{after}"
+        if killed_dir.exists():
+            continue
+        got = run(ops, killed_dir, kill_at, after)
+        assert got.returncode == -9, (name, kill_at, got.stderr[-2000:])
         store_state(killed_dir)  # opening repaired it: whole documents only, each in one version
         _replay(killed_dir, ops)
-        assert store_state(killed_dir) == clean, (seed, kill_at, after)
+        assert store_state(killed_dir) == clean, (name, kill_at, after)

@@ -59,6 +59,8 @@ class _Run:
         self.proc = subprocess.Popen(
             [*cmd, "ingest", str(folder), "--store", str(store_dir)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            # Small batches, so that a kill can land between two of the store's batched writes.
+            env={**os.environ, "CITEWIRE_INGEST_BATCH_CHUNKS": "4"},
         )
         self.done = 0
         self.total: int | None = None

@@ -194,7 +194,7 @@ def test_server_mode_repairs_only_pending_markers_old_enough_to_be_dead(chroma_s
     with Store.open(settings, create=True) as store:
         for doc_id, age in (("crashed", 3600.0), ("in-flight", 0.0)):
             record, nodes = _prepared(embedder, doc_id, f"The {doc_id} story, half written.")
-            store._mark_pending(record.doc_id, record.content_hash)  # what write_document does first
+            store._mark_pending([(record.doc_id, record.content_hash)])  # what write_documents does first
             store.docs.update(ids=[PENDING_PREFIX + doc_id], metadatas=[{"at": time.time() - age}])
             for node in nodes:
                 node.metadata["content_hash"] = record.content_hash

@@ -126,7 +126,7 @@ def test_recover_undoes_a_new_document_interrupted_before_it_was_recorded(tmp_se
     record, nodes = _prepared(embedder, "new", "A new document. " * 5)
     with Store.open(tmp_settings, create=True) as store:
         # write_document's first steps, then a "crash": pending marker and chunks, no document record
-        store._mark_pending(record.doc_id, record.content_hash)
+        store._mark_pending([(record.doc_id, record.content_hash)])
         for node in nodes:
             node.metadata["content_hash"] = record.content_hash
         store.vector_store.add(nodes)
@@ -142,7 +142,7 @@ def test_recover_finishes_an_update_interrupted_after_it_was_recorded(tmp_settin
     with Store.open(tmp_settings, create=True) as store:
         store.write_document(old_record, old_nodes)
         # the update got as far as recording the new version; the old chunks were not yet dropped
-        store._mark_pending(new_record.doc_id, new_record.content_hash)
+        store._mark_pending([(new_record.doc_id, new_record.content_hash)])
         for node in new_nodes:
             node.metadata["content_hash"] = new_record.content_hash
         store.vector_store.add(new_nodes)
@@ -162,7 +162,7 @@ def test_recover_rolls_back_an_update_interrupted_before_it_was_recorded(tmp_set
     with Store.open(tmp_settings, create=True) as store:
         store.write_document(old_record, old_nodes)
         revision = store.revision()
-        store._mark_pending(new_record.doc_id, new_record.content_hash)
+        store._mark_pending([(new_record.doc_id, new_record.content_hash)])
         for node in new_nodes:
             node.metadata["content_hash"] = new_record.content_hash
         store.vector_store.add(new_nodes[:1])  # killed half-way through adding the new chunks
@@ -171,3 +171,41 @@ def test_recover_rolls_back_an_update_interrupted_before_it_was_recorded(tmp_set
         assert _chunk_docs(store) == {"doc": {old_record.content_hash}}
         assert store.get_document("doc").text == old_record.text
         assert store.revision() != revision  # readers (BM25) are told that something changed
+
+
+def test_batched_write_replaces_updated_documents_and_keeps_sentence_vectors(tmp_settings, embedder) -> None:
+    import numpy as np
+
+    from rag.embedding import pack_vectors
+    from rag.store import SentenceVectors
+
+    def with_sentences(record, nodes):
+        spans = [[(int(n.metadata["start"]), int(n.metadata["end"]))] for n in nodes]
+        packed = [pack_vectors(np.asarray([n.embedding], dtype=np.float32)) for n in nodes]
+        return record, nodes, [SentenceVectors(s, p) for s, p in zip(spans, packed, strict=True)]
+
+    old = _prepared(embedder, "doc", "The old version of the story.")
+    with Store.open(tmp_settings, create=True) as store:
+        store.write_document(*with_sentences(*old))
+        new = _prepared(embedder, "doc", "The new version of the story, which is longer.")
+        other = _prepared(embedder, "other", "Another story entirely, about ferries.")
+        store.write_documents([with_sentences(*new), with_sentences(*other)])
+        assert _chunk_docs(store) == {"doc": {new[0].content_hash}, "other": {other[0].content_hash}}
+        ids = [n.node_id for n in new[1] + other[1]]
+        got = store.sentence_vectors(ids)
+        assert set(got) == set(ids)
+        for node in new[1] + other[1]:
+            spans, matrix = got[node.node_id]
+            assert spans == [(node.metadata["start"], node.metadata["end"])]
+            assert float(matrix[0] @ np.asarray(node.embedding)) > 0.99  # int8 packing keeps the direction
+        assert set(store.sentences.get(include=[])["ids"]) == set(ids)  # the old version's rows went too
+
+        # Stores written before the vectors moved into metadata kept them in ``documents``.
+        legacy_id = other[1][0].node_id
+        row = store.sentences.get(ids=[legacy_id], include=["metadatas"])["metadatas"][0]
+        packed = row.pop("vectors")
+        store.sentences.delete(ids=[legacy_id])
+        store.sentences.add(ids=[legacy_id], embeddings=[[1.0]], documents=[packed], metadatas=[row])
+        assert "vectors" not in store.sentences.get(ids=[legacy_id], include=["metadatas"])["metadatas"][0]
+        spans, matrix = store.sentence_vectors([legacy_id])[legacy_id]
+        assert float(matrix[0] @ np.asarray(other[1][0].embedding)) > 0.99
