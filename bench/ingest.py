@@ -485,8 +485,8 @@ def ratio_table(citewire: Row, starter: Row, ceiling: Row, same_backend: Row | N
         table.add_row(f"citewire / raw {same_backend.name.split('(')[-1].rstrip(')')} ceiling", f"{own:.2f}", "")
     # The same ratio per CPU-second of this process: less sensitive to what else runs on the machine
     # (it leaves out time spent waiting for the disk, which flatters citewire's store writes).
-    per_cpu = (ceiling.coverage.embedded / cpu_seconds(ceiling.timed)) / (
-        citewire.coverage.embedded / cpu_seconds(citewire.timed))
+    per_cpu = (citewire.coverage.embedded / cpu_seconds(citewire.timed)) / (
+        ceiling.coverage.embedded / cpu_seconds(ceiling.timed))
     table.add_row("  the same per CPU-second of this process", f"{per_cpu:.2f}", "")
     table.add_row("citewire tokens/s / starter tokens/s", f"{citewire.tokens_per_s / starter.tokens_per_s:.2f}", "")
     table.add_row("citewire chunks/s / starter chunks/s", f"{citewire.chunks_per_s / starter.chunks_per_s:.2f}", "")

@@ -2,8 +2,10 @@
 
 Unchanged documents (same content hash) cost nothing; changed ones replace their old chunks;
 one bad file or line is reported and skipped. Chunks are embedded in batches that span
-documents (fewer, fuller model calls), but each document is written on its own, so a crash
-loses at most the document being written, and the store's pending markers repair even that.
+documents (fewer, fuller model calls), and each batch is written in one crash-safe store call
+(:meth:`rag.store.Store.write_documents`) by a writer thread while the model embeds the next
+batch, so the store costs little wall time. A crash loses at most the batches in flight, and
+the store's pending markers repair any half-written one on the next open.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,22 +105,27 @@ class Ingestor:
                 todo.append((item, digest))
 
         bar = tqdm(total=len(todo), unit="doc", desc="ingest", disable=not progress or not todo)
-        batch: list[tuple[RawDocument, str, list]] = []
-        pending_chunks = 0
-        for doc, digest in todo:
-            try:
-                nodes = self.chunker.chunk(doc, digest)
-            except ValueError as exc:  # the splitter's way of refusing a text; skip this document only
-                self._fail(summary, ReadFailure(doc.path, f"{doc.doc_id}: cannot chunk ({exc})"))
-                bar.update(1)
-                continue
-            batch.append((doc, digest, nodes))
-            pending_chunks += len(nodes)
-            if pending_chunks >= self.settings.ingest_batch_chunks:
-                self._flush(batch, known, summary, bar, on_progress, len(todo))
-                batch, pending_chunks = [], 0
-        self._flush(batch, known, summary, bar, on_progress, len(todo))
-        bar.close()
+        flush = _Flusher(self, known, summary, bar, on_progress, len(todo))
+        try:
+            batch: list[tuple[RawDocument, str, list]] = []
+            pending_chunks = 0
+            for doc, digest in todo:
+                try:
+                    nodes = self.chunker.chunk(doc, digest)
+                except ValueError as exc:  # the splitter's way of refusing a text; skip this document only
+                    self._fail(summary, ReadFailure(doc.path, f"{doc.doc_id}: cannot chunk ({exc})"))
+                    bar.update(1)
+                    continue
+                batch.append((doc, digest, nodes))
+                pending_chunks += len(nodes)
+                if pending_chunks >= self.settings.ingest_batch_chunks:
+                    flush(batch)
+                    batch, pending_chunks = [], 0
+            flush(batch)
+            flush.wait()
+        finally:
+            flush.close()
+            bar.close()
         summary.seconds = time.perf_counter() - started
         log.info("ingest: %s", summary.line())
         return summary
@@ -129,9 +137,8 @@ class Ingestor:
         log.info("skipped %s", failure)
         summary.failed.append(failure)
 
-    def _flush(self, batch, known, summary, bar, on_progress, total) -> None:
-        if not batch:
-            return
+    def embed_batch(self, batch: list[tuple[RawDocument, str, list[TextNode]]]) -> tuple[list[DocumentWrite], int]:
+        """Embed a batch's chunks (vectors and late-chunked sentence vectors); (the writes, tokens embedded)."""
         all_nodes = [n for _, _, nodes in batch for n in nodes]
         texts = [self.chunker.embed_text(n) for n in all_nodes]
         sentence_spans = [sentence_spans_of(n) for n in all_nodes]
@@ -140,7 +147,7 @@ class Ingestor:
             texts, [[_in_embed_text(n, text, s) for s in spans] for n, text, spans
                     in zip(all_nodes, texts, sentence_spans, strict=True)]
         )
-        summary.tokens += sum(self.embedder.count_tokens(t) for t in texts)
+        tokens = sum(self.embedder.count_tokens(t) for t in texts)
         k = 0
         writes: list[DocumentWrite] = []
         for doc, digest, nodes in batch:
@@ -154,14 +161,50 @@ class Ingestor:
                 published=doc.published, content_hash=digest, path=doc.path,
             )
             writes.append((record, nodes, sentences))
-        # The whole batch in one crash-safe write: per-document writes cost as much as the model.
-        self.store.write_documents(writes)
-        for doc, _, nodes in batch:
-            (summary.updated if doc.doc_id in known else summary.added).append(doc.doc_id)
-            summary.chunks += len(nodes)
-        bar.update(len(batch))
-        if on_progress:
-            on_progress(len(summary.added) + len(summary.updated), total)
+        return writes, tokens
+
+
+class _Flusher:
+    """Embeds each batch in the caller's thread and writes it in one background writer thread.
+
+    At most one write is in flight: the next batch's embedding overlaps it, and a failed write
+    surfaces (raised in the caller) before another batch is handed over. Writes keep their order.
+    """
+
+    def __init__(self, ingestor: Ingestor, known: dict[str, str], summary: IngestSummary, bar: tqdm,
+                 on_progress: Callable[[int, int], None] | None, total: int) -> None:
+        self.ingestor, self.known, self.summary, self.bar = ingestor, known, summary, bar
+        self.on_progress, self.total = on_progress, total
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citewire-writer")
+        self._in_flight: tuple[Future[None], list[DocumentWrite]] | None = None
+
+    def __call__(self, batch: list[tuple[RawDocument, str, list[TextNode]]]) -> None:
+        if not batch:
+            return
+        writes, tokens = self.ingestor.embed_batch(batch)
+        self.wait()
+        self.summary.tokens += tokens
+        self._in_flight = (self._writer.submit(self.ingestor.store.write_documents, writes), writes)
+
+    def wait(self) -> None:
+        """Block until the write in flight is done; re-raise its error here, or count what it wrote.
+
+        The summary, the bar and ``on_progress`` are only touched from the caller's thread (a UI's
+        progress callback may not work from another).
+        """
+        if self._in_flight is None:
+            return
+        (future, writes), self._in_flight = self._in_flight, None
+        future.result()
+        for record, nodes, _ in writes:
+            (self.summary.updated if record.doc_id in self.known else self.summary.added).append(record.doc_id)
+            self.summary.chunks += len(nodes)
+        self.bar.update(len(writes))
+        if self.on_progress:
+            self.on_progress(len(self.summary.added) + len(self.summary.updated), self.total)
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
 
 
 def sentence_spans_of(node: TextNode) -> list[tuple[int, int]]:

@@ -205,6 +205,9 @@ def _load_onnx(embedder: Embedder, model: str, cache_dir: Path) -> OnnxEncoder |
 
     key = (model, cache_dir)
     with _onnx_lock:
+        if key not in _onnx_cache and not _mean_pooled(embedder._st):
+            log.info("embedding with torch: %s is not a plain mean-pooled encoder, which the ONNX path assumes", model)
+            _onnx_cache[key] = None
         if key not in _onnx_cache:
             batch = embedder.tokenizer([_PROBE], return_tensors="np")
             expected = embedder._torch_tokens([_PROBE])[0][0]
@@ -214,6 +217,18 @@ def _load_onnx(embedder: Embedder, model: str, cache_dir: Path) -> OnnxEncoder |
                 log.warning("embedding with torch: the ONNX encoder is unavailable (%s)", exc)
                 _onnx_cache[key] = None
         return _onnx_cache[key]
+
+
+def _mean_pooled(st: object) -> bool:
+    """True for a sentence-transformers model that is an encoder, mean pooling and at most a Normalize."""
+    kinds = [type(m).__name__ for m in st]  # type: ignore[attr-defined]
+    if "Pooling" not in kinds or not set(kinds) <= {"Transformer", "Pooling", "Normalize"}:
+        return False
+    pooling = st[kinds.index("Pooling")]  # type: ignore[index]
+    mode = getattr(pooling, "pooling_mode", None)
+    if mode is None and hasattr(pooling, "get_pooling_mode_str"):
+        mode = pooling.get_pooling_mode_str()
+    return str(mode) in {"mean", "mean_tokens"}
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

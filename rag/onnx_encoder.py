@@ -14,10 +14,12 @@ sentence when it is loaded, and re-exported (or abandoned for torch) if the vect
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 _FORMAT = "1"  # bump when the export below changes, so old cached graphs are not reused
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+_STALE_EXPORT_S = 3600  # a temporary export file this old belongs to no running export
 
 
 def _fingerprint(model: str) -> str:
@@ -67,6 +70,10 @@ def export(model: str, dest: Path) -> Path:
     if "token_type_ids" not in sample:
         raise ValueError(f"{model}: its tokenizer gives no token_type_ids; only BERT-style encoders are exported")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    for stale in dest.parent.glob("*.onnx.tmp"):  # left by a process killed mid-export
+        with contextlib.suppress(OSError):
+            if time.time() - stale.stat().st_mtime > _STALE_EXPORT_S:
+                stale.unlink()
     fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".onnx.tmp")
     os.close(fd)
     try:

@@ -380,6 +380,12 @@ class Store:
         self.sentences: Collection = _GuardedCollection(sentences, self.where)  # type: ignore[assignment]
         self.vector_store = ChromaVectorStore(chroma_collection=self.chunks)
 
+    def corpus_names(self) -> list[str]:
+        """The corpora beside this one in the same Chroma (collections that have their ``__docs`` partner)."""
+        with guard(self.where):
+            names = {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
+        return sorted(n for n in names if not n.endswith(AUX_SUFFIXES) and n + DOCS_SUFFIX in names)
+
     # ------------------------------------------------------------------ lifecycle
     @classmethod
     def open(cls, settings: Settings | None = None, *, create: bool = False, **overrides: Any) -> Store:

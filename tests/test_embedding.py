@@ -78,3 +78,23 @@ def test_backend_setting_is_validated() -> None:
     assert Settings().with_overrides(embed_backend="torch").embed_backend == "torch"
     with pytest.raises(CitewireError, match="embed_backend"):
         Settings().with_overrides(embed_backend="tensorrt")
+
+
+def test_only_plain_mean_pooled_models_take_the_onnx_path(embedder) -> None:
+    from rag.embedding import _mean_pooled
+
+    class Transformer:
+        pass
+
+    class Pooling:
+        def __init__(self, mode: str) -> None:
+            self.pooling_mode = mode
+
+    class Dense:
+        pass
+
+    assert _mean_pooled(embedder._st)  # the packaged MiniLM: encoder, mean pooling, Normalize
+    assert _mean_pooled([Transformer(), Pooling("mean")])
+    assert not _mean_pooled([Transformer(), Pooling("cls")])  # the export's pooling would be wrong
+    assert not _mean_pooled([Transformer(), Pooling("mean"), Dense()])  # a projection the export lacks
+    assert not _mean_pooled([Transformer()])

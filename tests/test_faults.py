@@ -247,11 +247,26 @@ def test_the_chroma_server_going_away_and_coming_back(
         assert Ingestor(settings, store, embedder).ingest([write_files(tmp_path / "docs", DOCS)], progress=False).ok
         assert "300 tonnes" in engine.ask(QUESTION).text
 
+        from fastapi import FastAPI
+        from fastapi.testclient import TestClient
+
+        from ui.api import add_json_api
+        from ui.corpora import Corpora
+
+        app = FastAPI()
+        corpora = Corpora(engine)
+        add_json_api(app, corpora)
+        http = TestClient(app)
+        assert http.post("/api/ask", json={"question": QUESTION}).status_code == 200
+
         chroma_server.kill()
-        for call in (lambda: engine.ask(QUESTION), lambda: engine.retrieve(QUESTION), store.list_documents):
+        for call in (lambda: engine.ask(QUESTION), lambda: engine.retrieve(QUESTION), store.list_documents,
+                     corpora.names):
             with pytest.raises(StoreError, match=f"lost the Chroma server at {chroma_server.url}") as err:
                 call()
             assert "\n" not in str(err.value)
+        reply = http.post("/api/ask", json={"question": QUESTION})  # the store's fault, not the request's
+        assert reply.status_code == 503 and "lost the Chroma server" in reply.json()["error"]
         code, _, err = cli("ask", QUESTION, "--chroma-url", chroma_server.url, "--collection", "faults")
         assert code == 2 and f"cannot reach the Chroma server at {chroma_server.url}" in one_error_line(err)
 

@@ -5,7 +5,9 @@ Request body (JSON object)::
     {"question": "...", "history": [{"role": "user", "content": "..."}, ...],
      "since": "YYYY-MM-DD", "until": "YYYY-MM-DD", "top_k": 5, "collection": "news"}
 
-Only ``question`` is required. Bad requests get a 4xx status and ``{"error": "<message>"}``.
+Only ``question`` is required. Bad requests get a 4xx status and ``{"error": "<message>"}``;
+a store that cannot be read (a Chroma server gone away, a full or damaged disk) gets 503, an
+LLM endpoint that fails 502.
 When the app runs with ``--auth user:password``, the endpoint wants the same credentials as
 HTTP Basic auth.
 """
@@ -22,7 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from rag.errors import CitewireError, LLMError
+from rag.errors import CitewireError, LLMError, StoreError
 from rag.models import Answer
 from ui.chat import stream_answer
 from ui.corpora import Corpora
@@ -126,6 +128,8 @@ def add_json_api(app: FastAPI, corpora: Corpora, auth: tuple[str, str] | None = 
             result = await run_in_threadpool(answer, data)
         except LLMError as exc:
             return error(502, str(exc))
+        except StoreError as exc:  # the store, not the request, is at fault: worth retrying later
+            return error(503, str(exc))
         except CitewireError as exc:
             return error(400, str(exc))
         return JSONResponse(result.to_dict())

@@ -16,7 +16,7 @@ from pathlib import Path
 from ingest.pipeline import Ingestor, IngestSummary
 from rag.engine import Engine
 from rag.errors import QuestionError
-from rag.store import DOCS_SUFFIX, DocumentRecord, Store
+from rag.store import DocumentRecord, Store
 
 
 class Corpora:
@@ -32,9 +32,7 @@ class Corpora:
 
     def names(self) -> list[str]:
         """The store's corpora: collections that have their ``__docs`` partner."""
-        all_names = {c if isinstance(c, str) else c.name for c in self.primary.store.client.list_collections()}
-        names = {n for n in all_names if not n.endswith(DOCS_SUFFIX) and n + DOCS_SUFFIX in all_names}
-        return sorted(names | {self.default})
+        return sorted({*self.primary.store.corpus_names(), self.default})
 
     def get(self, name: str | None = None) -> Engine:
         """The engine of collection ``name`` (the default one when empty)."""
