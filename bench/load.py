@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _common import ROOT, log, percentile
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
 CITEWIRE = Path(sys.executable).parent / "citewire"
 HOST = "127.0.0.1"  # loopback only
@@ -51,18 +51,6 @@ QUESTIONS = [
     "Who won the 2018 FIFA World Cup?",
 ]
 REQUEST_TIMEOUT_S = 300.0
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    """eval's percentile (linear interpolation), NaN rather than None for no values."""
-    from eval.metrics import percentile as interpolated
-
-    value = interpolated(values, q)
-    return float("nan") if value is None else value
 
 
 def free_port() -> int:

@@ -32,26 +32,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from _common import ROOT, log
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from eval.metrics import percentile, recall_at_k, reciprocal_rank, unique_docs  # noqa: E402
-from eval.questions import Question, load_questions  # noqa: E402
+from eval.metrics import percentile, recall_at_k, reciprocal_rank, unique_docs
+from eval.questions import Question, load_questions
 
 SHARED = ROOT.parent / "shared" / "eval"
 SETS = ("squad-v2", "realtimeqa")
 CITEWIRE_VARIANTS = ("default", "hybrid", "dense", "bm25")
 DEPTH = 10  # passages retrieved per question
 STAGES = ("embed_ms", "retrieve_ms", "rerank_ms")
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 def git_state() -> str:

@@ -35,29 +35,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _common import ROOT, log, percentile
 
 SHARED = ROOT.parent / "shared" / "eval" / "realtimeqa"
 TARGET_P95_MS = 300.0
 VARIANT_SEP = "~v"
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    """eval's percentile (linear interpolation), NaN rather than None for no values."""
-    from eval.metrics import percentile as interpolated
-
-    value = interpolated(values, q)
-    return float("nan") if value is None else value
 
 
 def du_mb(path: Path) -> float:
