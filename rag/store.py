@@ -494,9 +494,13 @@ class Store:
         whole ingest batch this way costs about ten Chroma calls instead of ten per document,
         which is most of what the store used to add to an ingest.
         """
-        items = [(r, n, sv) for r, n, sv in items]
+        items = list(items)
         if not items:
             return
+        doc_ids = [record.doc_id for record, _, _ in items]
+        if len(set(doc_ids)) < len(doc_ids):  # which version would win is undefined: refuse
+            twice = sorted({d for d in doc_ids if doc_ids.count(d) > 1})
+            raise ValueError(f"one write names a document twice: {twice}")
         for record, nodes, _ in items:
             record.chunks = len(nodes)
             for node in nodes:  # bookkeeping, never part of what is embedded or shown to an LLM
@@ -505,7 +509,7 @@ class Store:
                     if "content_hash" not in excluded:
                         excluded.append("content_hash")
         versions = [(record.doc_id, record.content_hash) for record, _, _ in items]
-        names = _names([doc_id for doc_id, _ in versions])
+        names = _names(doc_ids)
         try:
             self._mark_pending(versions)
         except StoreError as exc:

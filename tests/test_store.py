@@ -209,3 +209,12 @@ def test_batched_write_replaces_updated_documents_and_keeps_sentence_vectors(tmp
         assert "vectors" not in store.sentences.get(ids=[legacy_id], include=["metadatas"])["metadatas"][0]
         spans, matrix = store.sentence_vectors([legacy_id])[legacy_id]
         assert float(matrix[0] @ np.asarray(other[1][0].embedding)) > 0.99
+
+
+def test_one_write_cannot_name_a_document_twice(tmp_settings, embedder) -> None:
+    first = _prepared(embedder, "doc", "One version of the story.")
+    second = _prepared(embedder, "doc", "Another version of the story.")
+    with Store.open(tmp_settings, create=True) as store:
+        with pytest.raises(ValueError, match="names a document twice: \\['doc'\\]"):
+            store.write_documents([(*first, None), (*second, None)])
+        assert store.document_hashes() == {} and store.count_chunks() == 0  # nothing was written
