@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 7860
     max_upload_mb: int = Field(50, ge=1)
+    max_concurrent_asks: int = Field(
+        4,
+        ge=1,
+        description="Questions the HTTP API answers at once; more wait their turn (two cores gain nothing from more).",
+    )
 
     @field_validator("store_dir", "cache_dir", mode="before")
     @classmethod

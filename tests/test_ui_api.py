@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -205,3 +206,30 @@ def test_other_collections_of_the_store_are_served(ui_server, tmp_path) -> None:
     assert all(c["doc_id"] != "moon-base.txt" for c in default["citations"])
     briefs = httpx.post(ui_server.url + "api/ask", json={"question": question, "collection": "briefs"}, timeout=60)
     assert briefs.json()["citations"][0]["doc_id"] == "moon-base.txt"
+
+
+def test_json_api_answers_at_most_max_concurrent_asks_at_once(ui_server, monkeypatch) -> None:
+    engine = ui_server.engine
+    limit = engine.settings.max_concurrent_asks
+    lock, running, peak = threading.Lock(), [0], [0]
+    stream = engine.stream
+
+    def counted(*args, **kwargs):  # the real engine, with a count of the calls in progress
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        try:
+            time.sleep(0.2)  # long enough for the other requests to arrive meanwhile
+            yield from stream(*args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(engine, "stream", counted)
+    question = {"question": "How many North Korean troops were deployed to Russia?"}
+    with ThreadPoolExecutor(max_workers=3 * limit) as pool:
+        replies = list(pool.map(lambda _: httpx.post(ui_server.url + "api/ask", json=question, timeout=120),
+                                range(3 * limit)))
+    assert [r.status_code for r in replies] == [200] * (3 * limit)
+    assert all("10,000" in r.json()["text"] for r in replies)
+    assert 1 < peak[0] <= limit, peak[0]

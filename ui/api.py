@@ -18,6 +18,7 @@ import base64
 import binascii
 import json
 import secrets
+import threading
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -91,9 +92,19 @@ def _authorized(request: Request, auth: tuple[str, str]) -> bool:
 
 
 def add_json_api(app: FastAPI, corpora: Corpora, auth: tuple[str, str] | None = None) -> None:
-    """Register ``POST /api/ask`` on ``app``."""
+    """Register ``POST /api/ask`` on ``app``.
+
+    At most ``max_concurrent_asks`` questions are answered at once; the others wait in their
+    worker threads. Answering is CPU-bound, so on a small machine fifty at once would only make
+    each one fifty times slower and hold fifty sets of candidates in memory.
+    """
+    gate = threading.BoundedSemaphore(corpora.primary.settings.max_concurrent_asks)
 
     def answer(data: dict[str, Any]) -> Answer:
+        with gate:
+            return _answer(data)
+
+    def _answer(data: dict[str, Any]) -> Answer:
         result: Answer | None = None
         for piece in stream_answer(
             corpora,
