@@ -62,9 +62,7 @@ class SentenceScorer:
         self._embed = embed
         self._idf = idf
         self.budget = budget
-        terms = list(dict.fromkeys(content_terms(question)))
-        self.terms = terms
-        self._weights = {t: idf(t) for t in terms}
+        self._weights = {t: idf(t) for t in dict.fromkeys(content_terms(question))}
         # A follow-up's carried topic helps, but the new question's own words decide.
         for t in content_terms(context):
             self._weights.setdefault(t, _CONTEXT_WEIGHT * idf(t))
@@ -72,22 +70,19 @@ class SentenceScorer:
         self._sentences: dict[str, list[ScoredSentence]] = {}
         self._passage_terms: dict[str, frozenset[str]] = {}
 
-    def coverage(self, text: str) -> float:
-        """IDF-weighted share of the question's content terms present in ``text`` (0..1)."""
-        return self._covered(term_set(text))
-
     def passage_coverage(self, node_id: str) -> float:
-        """:meth:`coverage` of a scored passage's text and title, from its sentences' cached terms."""
+        """IDF-weighted coverage of the question by a scored passage's text and title.
+
+        Computed from the term sets :meth:`score_passages` cached for its sentences, so the chunk
+        is not tokenized a second time.
+        """
         return self._covered(self._passage_terms.get(node_id, frozenset()))
 
     def _covered(self, present: frozenset[str]) -> float:
+        """IDF-weighted share of the question's content terms among ``present`` (0..1)."""
         if not self._weights:
             return 0.0
         return sum(w for t, w in self._weights.items() if t in present) / self._total
-
-    def missing_rare_terms(self, text: str) -> list[str]:
-        present = set(content_terms(text))
-        return [t for t in self.terms if t not in present]
 
     def score_passages(
         self,

@@ -106,5 +106,10 @@ class Settings(BaseSettings):
         try:
             return type(self)(**{**self.model_dump(), **clean})
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise CitewireError(f"invalid setting ({problems})") from None
+            raise invalid_setting(exc) from None
+
+
+def invalid_setting(exc: ValidationError) -> CitewireError:
+    """One line naming each bad setting and why (for flags and ``CITEWIRE_*`` variables alike)."""
+    problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+    return CitewireError(f"invalid setting ({problems})")

@@ -382,8 +382,7 @@ class Store:
 
     def corpus_names(self) -> list[str]:
         """The corpora beside this one in the same Chroma (collections that have their ``__docs`` partner)."""
-        with guard(self.where):
-            names = {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
+        names = _collection_names(self.client, self.where)
         return sorted(n for n in names if not n.endswith(AUX_SUFFIXES) and n + DOCS_SUFFIX in names)
 
     # ------------------------------------------------------------------ lifecycle
@@ -396,8 +395,7 @@ class Store:
         where = settings.chroma_url or str(settings.store_dir)
         try:
             if not create:  # asking an empty, freshly created collection would only answer "not found"
-                with guard(where):
-                    names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+                names = _collection_names(client, where)
                 if settings.collection not in names:
                     have = ", ".join(sorted(n for n in names if not n.endswith(AUX_SUFFIXES))) or "none"
                     place = f"on the Chroma server at {where}" if settings.chroma_url else f"in {where}"
@@ -698,6 +696,12 @@ def _close_client(client: ClientAPI) -> None:
         close()
     except Exception as exc:  # closing is best effort; the data is already committed
         log.debug("closing the Chroma client failed: %s", exc)
+
+
+def _collection_names(client: ClientAPI, where: str) -> set[str]:
+    """Every collection in ``client`` (Chroma lists names or, in older versions, collection objects)."""
+    with guard(where):
+        return {c if isinstance(c, str) else c.name for c in client.list_collections()}
 
 
 def _names(doc_ids: list[str]) -> str:

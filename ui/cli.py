@@ -20,7 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from pydantic import ValidationError
 
 from rag.errors import CitewireError
-from rag.settings import Settings
+from rag.settings import Settings, invalid_setting
 
 log = logging.getLogger("citewire")
 
@@ -188,8 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"citewire: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ValidationError as exc:  # a bad CITEWIRE_* environment variable
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        print(f"citewire: error: invalid setting ({problems})", file=sys.stderr)
+        print(f"citewire: error: {invalid_setting(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("citewire: interrupted", file=sys.stderr)
