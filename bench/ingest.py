@@ -130,11 +130,12 @@ def corpus_subset(corpus: Path, limit: int | None, work: Path) -> Path:
 
 
 def read_documents(path: Path) -> list:
-    from ingest.readers import RawDocument, read_inputs
+    from ingest.readers import read_inputs
+    from rag.store import DocumentRecord
 
-    docs: list[RawDocument] = []
+    docs: list[DocumentRecord] = []
     for item in read_inputs([path]):
-        if isinstance(item, RawDocument):
+        if isinstance(item, DocumentRecord):
             docs.append(item)
         else:
             log.warning("unreadable: %s", item)

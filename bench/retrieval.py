@@ -6,7 +6,7 @@ On ../shared/eval/<set>/ (corpus.jsonl + questions.jsonl) it reports document-le
 and MRR over the questions that name gold documents, for
 
 * citewire ``default`` (hybrid dense+BM25 → evidence reranking) and the variants ``hybrid``,
-  ``dense`` and ``bm25`` (``Engine.ask(..., retriever=...)``, 10 passages, extractive mode);
+  ``dense`` and ``bm25`` (``Engine.ask(..., retriever=...)``, 10 passages, sentence mode);
 * ``starter``: the LlamaIndex starter — ``VectorStoreIndex.from_documents`` (default
   SentenceSplitter) with ``HuggingFaceEmbedding`` of the same packaged MiniLM, a
   ``ChromaVectorStore`` and a top-10 retriever;
@@ -93,11 +93,11 @@ def open_citewire(corpus: Path, work: Path) -> Any:
 def run_citewire(engine: Any, questions: list[Question], variant: str) -> list[dict[str, Any]]:
     from tqdm import tqdm
 
-    engine.ask(questions[0].question, top_k=DEPTH, retriever=variant, mode="extractive")  # warm-up
+    engine.ask(questions[0].question, top_k=DEPTH, retriever=variant, mode="sentence")  # warm-up
     rows = []
     for q in tqdm(questions, desc=variant, unit="q", file=sys.stderr):
         t = time.perf_counter()
-        answer = engine.ask(q.question, top_k=DEPTH, retriever=variant, mode="extractive", as_of=q.date)
+        answer = engine.ask(q.question, top_k=DEPTH, retriever=variant, mode="sentence", as_of=q.date)
         ms = (time.perf_counter() - t) * 1000
         docs = unique_docs(p.doc_id for p in answer.passages[:DEPTH])
         rows.append({"id": q.id, "ms": ms, "timings": answer.timings, "docs": docs,
@@ -108,11 +108,11 @@ def run_citewire(engine: Any, questions: list[Question], variant: str) -> list[d
 def ask_latency(engine: Any, questions: list[Question], limit: int) -> dict[str, Any]:
     """``engine.ask`` at the default top_k, extractive, after one warm-up question."""
     qs = questions[:limit]
-    engine.ask(qs[0].question, mode="extractive")
+    engine.ask(qs[0].question, mode="sentence")
     lat, timings = [], []
     for q in qs:
         t = time.perf_counter()
-        answer = engine.ask(q.question, mode="extractive", as_of=q.date)
+        answer = engine.ask(q.question, mode="sentence", as_of=q.date)
         lat.append((time.perf_counter() - t) * 1000)
         timings.append(answer.timings)
     out = {"variant": f"ask (default, top_k={engine.settings.top_k})", "n": len(qs),

@@ -51,7 +51,7 @@ def _git_commit() -> str | None:
 
 
 def _check_retriever(name: str) -> None:
-    from rag.retrieval import RETRIEVERS
+    from rag.retrieve import RETRIEVERS
 
     if name not in RETRIEVERS:
         raise EvalError(f"unknown retriever {name!r}; choose one of {', '.join(RETRIEVERS)}")
@@ -144,7 +144,8 @@ def run_command(args: Namespace, settings: Settings) -> int:
 
     engine, details = open_engine(settings, corpus, questions)
     try:
-        report = run(questions, engine, retriever=retriever, top_k=getattr(args, "top_k", None), progress=True)
+        report = run(questions, engine, retriever=retriever, top_k=getattr(args, "top_k", None),
+                     mode=getattr(args, "mode", None), progress=True)
     finally:
         engine.close()
     modes = sorted({r.answer.mode for r in report.results if r.answer is not None})

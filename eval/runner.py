@@ -2,9 +2,9 @@
 
 Per question, two engine calls:
 
-* ``engine.ask(question, top_k=<the configured top_k>, as_of=<the question's date>)`` — the
-  answer a user would get; its wall time is the question's latency;
-* ``engine.retrieve(..., top_k=10)`` — the ranked passages behind the retrieval metrics (skipped,
+* ``engine.ask(Query(question, top_k=<the configured top_k>, as_of=<the question's date>, …))`` —
+  the answer a user would get; its wall time is the question's latency;
+* ``engine.retrieve(Query(..., top_k=10))`` — the ranked passages behind the retrieval metrics (skipped,
   reusing the answer's passages, when the answer already carries 10 or more). The engine's ranking
   is the same for any ``top_k`` (a longer list extends a shorter one), so the first ``top_k`` of
   these are exactly the answer's passages.
@@ -25,7 +25,8 @@ from eval.metrics import unique_docs
 from eval.questions import Question, load_questions, parse_question
 from eval.scoring import score_question, summarize
 from rag.errors import CitewireError
-from rag.models import Answer, Passage
+from rag.query import Query
+from rag.types import Answer, Passage
 
 RETRIEVAL_DEPTH = 10  # passages ranked for the retrieval metrics
 
@@ -33,9 +34,9 @@ RETRIEVAL_DEPTH = 10  # passages ranked for the retrieval metrics
 class EngineLike(Protocol):
     """What the runner needs of :class:`rag.engine.Engine` (a fake will do in tests)."""
 
-    def ask(self, question: str, **kwargs: Any) -> Answer: ...
+    def ask(self, query: Query) -> Answer: ...
 
-    def retrieve(self, question: str, **kwargs: Any) -> list[Passage]: ...
+    def retrieve(self, query: Query) -> list[Passage]: ...
 
 
 @dataclass
@@ -124,16 +125,17 @@ def _as_questions(questions: Iterable[Question | dict[str, Any]] | str | Path) -
 
 
 def ask_one(engine: EngineLike, question: Question, retriever: str = "default",
-            top_k: int | None = None) -> QuestionResult:
+            top_k: int | None = None, mode: str | None = None) -> QuestionResult:
     """Ask one question (timed) and rank passages for the retrieval metrics; score both."""
+    query = Query(question.question, top_k=top_k, as_of=question.date, retriever=retriever, mode=mode)
     try:
         started = time.perf_counter()
-        answer = engine.ask(question.question, top_k=top_k, as_of=question.date, retriever=retriever)
+        answer = engine.ask(query)
         latency_ms = (time.perf_counter() - started) * 1000
         passages = answer.passages
         if len(passages) < RETRIEVAL_DEPTH:
-            passages = engine.retrieve(question.question, top_k=RETRIEVAL_DEPTH, retriever=retriever,
-                                       as_of=question.date)
+            passages = engine.retrieve(Query(question.question, top_k=RETRIEVAL_DEPTH, retriever=retriever,
+                                             as_of=question.date))
     except CitewireError as exc:
         return QuestionResult(question, None, [], {}, 0.0, error=str(exc))
     retrieved = unique_docs(p.doc_id for p in passages[:RETRIEVAL_DEPTH])
@@ -146,6 +148,7 @@ def run(
     *,
     retriever: str = "default",
     top_k: int | None = None,
+    mode: str | None = None,
     progress: bool = False,
     warm_up: bool = True,
     on_result: Callable[[QuestionResult], None] | None = None,
@@ -153,18 +156,19 @@ def run(
     """Evaluate ``engine`` on ``questions`` (Question objects, question dicts, or a JSONL path).
 
     ``top_k`` is passed to ``engine.ask`` (None = the engine's setting); ``retriever`` selects the
-    variant (default, hybrid, dense, bm25). One untimed retrieval first loads what loads lazily,
-    so the first question's latency is not the model's warm-up.
+    variant (default, hybrid, dense, bm25) and ``mode`` the answerer (None = the engine's default).
+    One untimed retrieval first loads what loads lazily, so the first question's latency is not the
+    model's warm-up.
     """
     qs = _as_questions(questions)
     if warm_up:
         with contextlib.suppress(CitewireError):  # the question itself will report it
-            engine.retrieve(qs[0].question, top_k=1, retriever=retriever)
+            engine.retrieve(Query(qs[0].question, top_k=1, retriever=retriever))
     results: list[QuestionResult] = []
     from tqdm import tqdm
 
     for question in tqdm(qs, desc="eval", unit="q", disable=not progress, dynamic_ncols=True):
-        result = ask_one(engine, question, retriever, top_k)
+        result = ask_one(engine, question, retriever, top_k, mode)
         results.append(result)
         if on_result:
             on_result(result)

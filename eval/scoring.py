@@ -27,7 +27,7 @@ from eval.metrics import (
     token_f1,
 )
 from eval.questions import Question
-from rag.models import Answer
+from rag.types import Answer
 
 RECALL_KS = (1, 5, 10)
 CURVE_KS = tuple(range(1, 11))

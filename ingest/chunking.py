@@ -15,7 +15,7 @@ from llama_index.core import Document
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import MetadataMode, NodeRelationship, RelatedNodeInfo, TextNode
 
-from ingest.readers import RawDocument
+from rag.store import DocumentRecord
 
 if TYPE_CHECKING:
     from rag.embedding import Embedder
@@ -66,7 +66,7 @@ class Chunker:
             head = head.rsplit(" ", 1)[0]  # do not end on half a word
         return head.rstrip(" ,;:-–—") + "…"
 
-    def chunk(self, doc: RawDocument, content_hash: str) -> list[TextNode]:
+    def chunk(self, doc: DocumentRecord, content_hash: str) -> list[TextNode]:
         title = self.embed_title(doc.title)
         base_meta = {"doc_id": doc.doc_id, "title": title, "source": doc.source, "url": doc.url}
         if doc.published is not None:

@@ -10,6 +10,7 @@ the store's pending markers repair any half-written one on the next open.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -23,7 +24,7 @@ from llama_index.core.schema import TextNode
 from tqdm import tqdm
 
 from ingest.chunking import Chunker
-from ingest.readers import RawDocument, ReadFailure, read_inputs
+from ingest.readers import ReadFailure, read_inputs
 from rag.embedding import Embedder, pack_vectors
 from rag.settings import Settings
 from rag.store import DocumentRecord, DocumentWrite, SentenceVectors, Store
@@ -57,7 +58,7 @@ class IngestSummary:
         )
 
 
-def content_hash(doc: RawDocument, signature: str) -> str:
+def content_hash(doc: DocumentRecord, signature: str) -> str:
     """Hash of everything that ends up in the store for ``doc`` (text, metadata, chunking)."""
     payload = json.dumps(
         [doc.text, doc.title, doc.source, doc.url, doc.published, signature], ensure_ascii=False
@@ -88,7 +89,7 @@ class Ingestor:
         started = time.perf_counter()
         summary = IngestSummary()
         known = self.store.document_hashes()
-        todo: list[tuple[RawDocument, str]] = []
+        todo: list[tuple[DocumentRecord, str]] = []
         seen: set[str] = set()
         for item in read_inputs(list(inputs)):
             if isinstance(item, ReadFailure):
@@ -107,7 +108,7 @@ class Ingestor:
         bar = tqdm(total=len(todo), unit="doc", desc="ingest", disable=not progress or not todo)
         flush = _Flusher(self, known, summary, bar, on_progress, len(todo))
         try:
-            batch: list[tuple[RawDocument, str, list]] = []
+            batch: list[tuple[DocumentRecord, str, list]] = []
             pending_chunks = 0
             for doc, digest in todo:
                 try:
@@ -137,7 +138,7 @@ class Ingestor:
         log.info("skipped %s", failure)
         summary.failed.append(failure)
 
-    def embed_batch(self, batch: list[tuple[RawDocument, str, list[TextNode]]]) -> tuple[list[DocumentWrite], int]:
+    def embed_batch(self, batch: list[tuple[DocumentRecord, str, list[TextNode]]]) -> tuple[list[DocumentWrite], int]:
         """Embed a batch's chunks (vectors and late-chunked sentence vectors); (the writes, tokens embedded)."""
         all_nodes = [n for _, _, nodes in batch for n in nodes]
         texts = [self.chunker.embed_text(n) for n in all_nodes]
@@ -156,11 +157,7 @@ class Ingestor:
                 node.embedding = vectors[k].tolist()
                 sentences.append(SentenceVectors(sentence_spans[k], pack_vectors(span_vectors[k])))
                 k += 1
-            record = DocumentRecord(
-                doc_id=doc.doc_id, text=doc.text, title=doc.title, source=doc.source, url=doc.url,
-                published=doc.published, content_hash=digest, path=doc.path,
-            )
-            writes.append((record, nodes, sentences))
+            writes.append((dataclasses.replace(doc, content_hash=digest), nodes, sentences))
         return writes, tokens
 
 
@@ -178,7 +175,7 @@ class _Flusher:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citewire-writer")
         self._in_flight: tuple[Future[None], list[DocumentWrite]] | None = None
 
-    def __call__(self, batch: list[tuple[RawDocument, str, list[TextNode]]]) -> None:
+    def __call__(self, batch: list[tuple[DocumentRecord, str, list[TextNode]]]) -> None:
         if not batch:
             return
         writes, tokens = self.ingestor.embed_batch(batch)

@@ -1,4 +1,4 @@
-"""Reading article files of every supported format into cleaned :class:`RawDocument` objects.
+"""Reading article files of every supported format into cleaned :class:`DocumentRecord` objects.
 
 Each reader turns one file into documents or into :class:`ReadFailure` lines that name the file
 (and line) and say why, so one bad file or JSONL line never stops the others.
@@ -10,12 +10,12 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ingest.clean import clean_text
+from rag.dates import coerce_day
+from rag.store import DocumentRecord
 
 log = logging.getLogger(__name__)
 # pypdf logs every repair it attempts on a damaged file as a WARNING that does not name the file;
@@ -28,20 +28,6 @@ JSON_SUFFIXES = {".json", ".jsonl", ".ndjson"}
 PDF_SUFFIXES = {".pdf"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | PDF_SUFFIXES
 MAX_FILE_BYTES = 200 * 1024 * 1024
-
-
-@dataclass
-class RawDocument:
-    """A document's cleaned text and metadata, before chunking."""
-
-    doc_id: str
-    text: str
-    title: str = ""
-    source: str = ""
-    url: str = ""
-    published: int | None = None
-    path: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -59,24 +45,6 @@ class ReadFailure:
 
 class _Reject(Exception):
     """A reader's way of saying 'skip this input, for this reason'."""
-
-
-def parse_date(value: object) -> int | None:
-    """``2022-11-03``, ``2022-11-03T10:00:00Z``, ``20221103`` or a date → ``20221103``; else None."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, (date, datetime)):
-        return value.year * 10000 + value.month * 100 + value.day
-    text = str(value).strip()
-    m = re.match(r"^(\d{4})-?(\d{2})-?(\d{2})", text)
-    if not m:
-        return None
-    y, mo, d = (int(g) for g in m.groups())
-    try:
-        date(y, mo, d)
-    except ValueError:
-        return None
-    return y * 10000 + mo * 100 + d
 
 
 def title_from_filename(path: Path) -> str:
@@ -107,7 +75,7 @@ def _title_from_text(text: str, path: Path) -> tuple[str, str]:
     return title_from_filename(path), text
 
 
-def _finish(doc: RawDocument) -> RawDocument:
+def _finish(doc: DocumentRecord) -> DocumentRecord:
     doc.text = clean_text(doc.text)
     if not doc.text:
         raise _Reject("no article text left after removing boilerplate")
@@ -115,10 +83,44 @@ def _finish(doc: RawDocument) -> RawDocument:
     return doc
 
 
-def read_text(path: Path, doc_id: str) -> Iterator[RawDocument]:
-    text = clean_text(_decode(path.read_bytes(), path))
-    title, body = _title_from_text(text, path)
-    yield _finish(RawDocument(doc_id=doc_id, text=body, title=title, path=str(path)))
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
+_FRONT_KEYS = {"title": "title", "date": "published", "published": "published", "source": "source",
+               "author": "source", "authors": "source", "url": "url", "link": "url"}
+
+
+def front_matter(text: str) -> tuple[dict[str, str], str]:
+    """A ``---`` fenced header of ``key: value`` lines at the top of a text file (as static-site tools
+    write them) → (its known fields, the text after it). No header: ({}, text).
+
+    Known keys: title; date or published (YYYY-MM-DD); source, author or authors; url or link.
+    """
+    m = _FRONT_MATTER.match(text)
+    if not m:
+        return {}, text
+    fields: dict[str, str] = {}
+    for line in m.group(1).splitlines():
+        key, sep, value = line.partition(":")
+        key = key.strip().lower()
+        if not sep or key not in _FRONT_KEYS:
+            continue
+        value = value.strip().strip("\"'").strip()
+        if value.startswith("[") and value.endswith("]"):  # authors: [A, B]
+            value = ", ".join(v.strip().strip("\"'") for v in value[1:-1].split(",") if v.strip())
+        fields.setdefault(_FRONT_KEYS[key], value)
+    return fields, text[m.end():]
+
+
+def read_text(path: Path, doc_id: str) -> Iterator[DocumentRecord]:
+    header, text = front_matter(_decode(path.read_bytes(), path).replace("\r\n", "\n"))
+    text = clean_text(text)
+    if header.get("title"):
+        title, body = header["title"], text
+    else:
+        title, body = _title_from_text(text, path)
+    yield _finish(DocumentRecord(
+        doc_id=doc_id, text=body, title=title, source=header.get("source", ""), url=header.get("url", ""),
+        published=coerce_day(header.get("published")), path=str(path),
+    ))
 
 
 _HTML_TITLE = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
@@ -143,7 +145,7 @@ def html_title(html: str) -> str:
     return title
 
 
-def read_html(path: Path, doc_id: str) -> Iterator[RawDocument]:
+def read_html(path: Path, doc_id: str) -> Iterator[DocumentRecord]:
     import trafilatura
 
     html = _decode(path.read_bytes(), path)
@@ -155,19 +157,19 @@ def read_html(path: Path, doc_id: str) -> Iterator[RawDocument]:
     data = extracted.as_dict() if hasattr(extracted, "as_dict") else dict(extracted)
     text = data.get("text") or ""
     yield _finish(
-        RawDocument(
+        DocumentRecord(
             doc_id=doc_id,
             text=text,
             title=html_title(html) or data.get("title") or title_from_filename(path),
             source=data.get("sitename") or data.get("hostname") or "",
             url=data.get("url") or "",
-            published=parse_date(data.get("date")),
+            published=coerce_day(data.get("date")),
             path=str(path),
         )
     )
 
 
-def read_pdf(path: Path, doc_id: str) -> Iterator[RawDocument]:
+def read_pdf(path: Path, doc_id: str) -> Iterator[DocumentRecord]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -184,18 +186,18 @@ def read_pdf(path: Path, doc_id: str) -> Iterator[RawDocument]:
     if not title:
         title, text = _title_from_text(text, path)
     yield _finish(
-        RawDocument(
+        DocumentRecord(
             doc_id=doc_id,
             text=text,
             title=title,
             source=str(meta.get("/Author") or ""),
-            published=parse_date(str(meta.get("/CreationDate") or "").removeprefix("D:")),
+            published=coerce_day(str(meta.get("/CreationDate") or "").removeprefix("D:")),
             path=str(path),
         )
     )
 
 
-def document_from_record(record: object, default_id: str, path: Path) -> RawDocument:
+def document_from_record(record: object, default_id: str, path: Path) -> DocumentRecord:
     """One corpus-format JSON object (``id``, ``title``, ``text``, optional metadata) → document."""
     if not isinstance(record, dict):
         raise _Reject(f"expected a JSON object, got {type(record).__name__}")
@@ -207,19 +209,19 @@ def document_from_record(record: object, default_id: str, path: Path) -> RawDocu
     source = record.get("source") or (", ".join(authors) if isinstance(authors, list) else authors) or ""
     title = record.get("title")
     return _finish(
-        RawDocument(
+        DocumentRecord(
             doc_id=doc_id,
             text=text,
             title=str(title) if title else title_from_filename(Path(doc_id)),
             source=str(source),
             url=str(record.get("url") or ""),
-            published=parse_date(record.get("published") or record.get("date")),
+            published=coerce_day(record.get("published") or record.get("date")),
             path=str(path),
         )
     )
 
 
-def read_json(path: Path, doc_id: str) -> Iterator[RawDocument | ReadFailure]:
+def read_json(path: Path, doc_id: str) -> Iterator[DocumentRecord | ReadFailure]:
     """``.jsonl``: one document a line (bad lines reported, the rest read); ``.json``: an object or a list."""
     text = _decode(path.read_bytes(), path)
     if path.suffix.lower() == ".json":
@@ -253,7 +255,7 @@ _READERS = {
 }
 
 
-def read_file(path: Path, doc_id: str) -> Iterator[RawDocument | ReadFailure]:
+def read_file(path: Path, doc_id: str) -> Iterator[DocumentRecord | ReadFailure]:
     """Documents (or failures) of one file; never raises for bad input."""
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
@@ -293,7 +295,7 @@ def discover(inputs: list[Path]) -> Iterator[tuple[Path, str] | ReadFailure]:
             yield ReadFailure(str(given), "no such file or directory")
 
 
-def read_inputs(inputs: list[Path]) -> Iterator[RawDocument | ReadFailure]:
+def read_inputs(inputs: list[Path]) -> Iterator[DocumentRecord | ReadFailure]:
     """Every document (or failure) of the given files and folders."""
     for item in discover(inputs):
         if isinstance(item, ReadFailure):

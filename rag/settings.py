@@ -70,7 +70,18 @@ class Settings(BaseSettings):
     dedupe_threshold: float = Field(0.9, description="Cosine above which two passages count as one story.")
 
     # --- answering ---------------------------------------------------------------------
-    answer_sentences: int = Field(2, ge=1, le=8, description="Sentences in an extractive answer.")
+    answer_mode: Literal["", "reader", "sentence", "llm"] = Field(
+        "", description="reader | sentence | llm; empty means llm when an LLM is configured, else reader."
+    )
+    reader_passages: int = Field(3, ge=1, le=10, description="Top passages the reader reads per question.")
+    reader_margin: float = Field(
+        0.0,
+        description="A span must beat its passage's no-answer score by this much, else refuse (see README).",
+    )
+    reader_evidence_floor: float = Field(
+        0.3, description="Best sentence support below this refuses before reading: the story is not there."
+    )
+    answer_sentences: int = Field(2, ge=1, le=8, description="Sentences in a sentence-mode answer.")
     sentence_embed_budget: int = Field(4, ge=0, description="Best sentences re-embedded on their own per question.")
     refusal_threshold: float = Field(
         0.45, description="Best sentence support below this means the corpus does not say (see README)."
@@ -81,7 +92,8 @@ class Settings(BaseSettings):
     llm_url: str | None = Field(None, description="Base URL of an OpenAI-compatible endpoint (…/v1).")
     llm_model: str | None = None
     llm_api_key: str = "not-needed"
-    llm_timeout_s: float = 60.0
+    llm_timeout_s: float = Field(60.0, gt=0, description="Seconds an LLM reply may take before it is abandoned.")
+    llm_max_tokens: int = Field(256, ge=16, description="Most tokens an LLM reply may have.")
 
     # --- serving -----------------------------------------------------------------------
     host: str = "127.0.0.1"

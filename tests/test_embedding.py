@@ -50,7 +50,7 @@ def test_a_corrupt_cached_export_is_exported_again(tmp_path, caplog) -> None:
 
     cached = tmp_path / f"encoder-{onnx_encoder._fingerprint(resolve_model_path(''))}.onnx"
     cached.write_bytes(b"not an onnx graph")  # a crash mid-copy, a disk error…
-    with caplog.at_level(logging.WARNING, logger="rag.onnx_encoder"):
+    with caplog.at_level(logging.WARNING, logger="rag.embedding.onnx_encoder"):
         fresh = Embedder(cache_dir=tmp_path)
     assert fresh.backend == "onnx"
     assert "unusable" in caplog.text

@@ -108,7 +108,7 @@ def test_stream_yields_the_answer_text_then_the_answer(engine: Engine) -> None:
 def test_date_filters(engine: Engine) -> None:
     passages = engine.retrieve("Squid Game second season", top_k=5, since="2023-01-01")
     assert passages[0].doc_id == "squid-2024"
-    assert all(p.published and p.published >= 20230101 for p in passages)
+    assert all(p.published and p.published >= "2023-01-01" for p in passages)
     passages = engine.retrieve("Squid Game second season", top_k=5, until="2022-12-31")
     assert {p.doc_id for p in passages} == {"squid-2022"}, "undated articles are outside any range"
     answer = engine.ask("Squid Game second season", since="2030-01-01")

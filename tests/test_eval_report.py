@@ -18,7 +18,7 @@ from eval.metrics import strip_citation_markers
 from eval.questions import Question
 from eval.runner import QuestionResult, Report
 from eval.scoring import score_question, summarize
-from rag.models import Answer, Citation, Passage
+from rag.types import Answer, Citation, Passage
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 REFUSAL = "The corpus does not say. The closest passages I found are listed below."

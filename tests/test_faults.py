@@ -283,10 +283,11 @@ def test_the_chroma_server_going_away_and_coming_back(
 KILLER = """
 import os, pickle, signal, sys
 from rag import store as store_mod
+from rag.store import failures
 from rag.settings import Settings
 ops, store_dir, kill_at, after = pickle.load(open(sys.argv[1], "rb"))
 calls = 0
-plain = store_mod._GuardedCollection.__getattr__
+plain = failures.GuardedCollection.__getattr__
 def counting(self, name):
     attr = plain(self, name)
     if name not in ("add", "upsert", "delete", "update"):
@@ -301,7 +302,7 @@ def counting(self, name):
             os.kill(os.getpid(), signal.SIGKILL)
         return result
     return call
-store_mod._GuardedCollection.__getattr__ = counting
+failures.GuardedCollection.__getattr__ = counting
 store = store_mod.Store.open(Settings(store_dir=store_dir), create=True)
 for op in ops:
     if op[0] == "write":

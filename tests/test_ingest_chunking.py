@@ -12,7 +12,7 @@ import random
 import pytest
 
 from ingest.chunking import Chunker
-from ingest.readers import RawDocument
+from rag.store import DocumentRecord
 
 WORDS = [
     "the", "troops", "crossed", "border", "Zelenskyy", "Pyongyang", "artillery", "counteroffensive,",
@@ -25,8 +25,8 @@ def _long_sentence(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(words)) + "."
 
 
-def _doc(text: str, title: str) -> RawDocument:
-    return RawDocument(doc_id="long.txt", text=text, title=title)
+def _doc(text: str, title: str) -> DocumentRecord:
+    return DocumentRecord(doc_id="long.txt", text=text, title=title)
 
 
 LONG_TITLE = (

@@ -13,7 +13,6 @@ import pytest
 
 from ingest.chunking import Chunker
 from ingest.pipeline import content_hash
-from ingest.readers import RawDocument
 from rag.errors import StoreError
 from rag.store import PENDING_PREFIX, DocumentRecord, Store
 
@@ -36,7 +35,7 @@ store.close()
 
 def _prepared(embedder, doc_id: str, text: str, title: str = "A title") -> tuple[DocumentRecord, list]:
     """A document chunked and embedded for real, ready for ``Store.write_document``."""
-    doc = RawDocument(doc_id=doc_id, text=text, title=title, path=f"/in/{doc_id}")
+    doc = DocumentRecord(doc_id=doc_id, text=text, title=title, path=f"/in/{doc_id}")
     digest = content_hash(doc, "test")
     chunker = Chunker(embedder)
     nodes = chunker.chunk(doc, digest)

@@ -59,7 +59,7 @@ def test_chat_settings_are_applied_and_bad_ones_explained(ui_server) -> None:
     with pytest.raises(Exception, match="not a date of the form YYYY-MM-DD"):
         client.predict("How much will the Elm Street bridge repairs cost?", 5, "last spring", "", api_name="/chat")
     with pytest.raises(Exception, match="no collection 'nope'"):
-        client.predict("Who won?", 5, "", "", "extractive", "nope", api_name="/chat")
+        client.predict("Who won?", 5, "", "", "sentence", "nope", api_name="/chat")
 
 
 def test_json_api_answers_with_citations(ui_server) -> None:
@@ -200,7 +200,7 @@ def test_other_collections_of_the_store_are_served(ui_server, tmp_path) -> None:
     client = _client(ui_server.url)
     answer = client.predict(question, collection="briefs", api_name="/ask")
     assert answer["citations"][0]["doc_id"] == "moon-base.txt" and "12 astronauts" in answer["text"]
-    html = client.predict(question, 5, "", "", "extractive", "briefs", api_name="/chat")
+    html = client.predict(question, 5, "", "", "sentence", "briefs", api_name="/chat")
     assert "moon-base.txt" in html
     default = httpx.post(ui_server.url + "api/ask", json={"question": question}, timeout=60).json()
     assert all(c["doc_id"] != "moon-base.txt" for c in default["citations"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.errors import CitewireError
-from rag.models import Answer, Citation, Passage
+from rag.types import Answer, Citation, Passage
 from ui.api import parse_request
 from ui.app import parse_auth
 from ui.chat import engine_history
@@ -22,7 +22,7 @@ START = DOC.index(QUOTE)
 def _answer(**overrides) -> Answer:
     passage = Passage(
         chunk_id="d1::0", doc_id="evil<b>.txt", title="<img src=x onerror=window.__xss=1>", text=DOC, start=0,
-        end=len(DOC), score=0.9, published=20240312, url="javascript:window.__xss=3", source="<i>Wire</i>",
+        end=len(DOC), score=0.9, published="2024-03-12", url="javascript:window.__xss=3", source="<i>Wire</i>",
     )
     citation = Citation(
         n=1, doc_id="evil<b>.txt", title=passage.title, quote=QUOTE, start=START, end=START + len(QUOTE),

@@ -3,7 +3,8 @@
 Request body (JSON object)::
 
     {"question": "...", "history": [{"role": "user", "content": "..."}, ...],
-     "since": "YYYY-MM-DD", "until": "YYYY-MM-DD", "top_k": 5, "collection": "news"}
+     "since": "YYYY-MM-DD", "until": "YYYY-MM-DD", "as_of": "YYYY-MM-DD", "top_k": 5,
+     "mode": "reader" | "sentence" | "llm", "collection": "news"}
 
 Only ``question`` is required. Bad requests get a 4xx status and ``{"error": "<message>"}``;
 a store that cannot be read (a Chroma server gone away, a full or damaged disk) gets 503, an
@@ -26,8 +27,8 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from rag.errors import CitewireError, LLMError, StoreError
-from rag.models import Answer
-from ui.chat import stream_answer
+from rag.types import Answer
+from ui.chat import query_from, stream_answer
 from ui.corpora import Corpora
 
 MAX_BODY_BYTES = 1_000_000
@@ -36,6 +37,7 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "history": (list,),
     "since": (str,),
     "until": (str,),
+    "as_of": (str,),
     "top_k": (int,),
     "collection": (str,),
     "mode": (str,),
@@ -106,16 +108,9 @@ def add_json_api(app: FastAPI, corpora: Corpora, auth: tuple[str, str] | None = 
 
     def _answer(data: dict[str, Any]) -> Answer:
         result: Answer | None = None
-        for piece in stream_answer(
-            corpora,
-            data["question"],
-            history=data.get("history"),
-            since=data.get("since"),
-            until=data.get("until"),
-            top_k=data.get("top_k"),
-            mode=data.get("mode"),
-            collection=data.get("collection"),
-        ):
+        query = query_from(data["question"], data.get("history"), data.get("since"), data.get("until"),
+                           data.get("top_k"), data.get("mode"), data.get("as_of"))
+        for piece in stream_answer(corpora, query, data.get("collection")):
             if isinstance(piece, Answer):
                 result = piece
         assert result is not None

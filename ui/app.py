@@ -15,6 +15,7 @@ from __future__ import annotations
 import gradio as gr  # ui/__init__.py has turned Gradio's analytics off
 from fastapi import FastAPI
 
+from rag.answer import MODES, default_mode
 from rag.engine import Engine
 from rag.errors import CitewireError
 from rag.settings import Settings
@@ -36,6 +37,12 @@ CSS = """
 #cw-header h2 { margin-bottom: 0; }
 .cw-message { line-height: 1.5; }
 .cw-answer { font-size: 1.02em; }
+.cw-answer > span { display: block; }
+.cw-headline { font-weight: 700; font-size: 1.08em; margin-bottom: 0.25em; }
+.cw-agreement { margin-top: 0.35em; padding: 0.2em 0.6em; border-radius: 4px; font-size: 0.95em; }
+.cw-agree { background: rgba(22, 163, 74, 0.10); border-left: 4px solid #16a34a; }
+.cw-differ { background: rgba(217, 119, 6, 0.10); border-left: 4px solid #d97706; }
+.cw-span { text-decoration: underline; text-decoration-thickness: 2px; }
 .cw-ref { color: var(--color-accent); font-weight: 600; }
 .cw-resolved { font-size: 0.85em; opacity: 0.7; margin-bottom: 0.4em; }
 .cw-refusal { border: 1px solid #d97706; border-left: 5px solid #d97706; background: rgba(217, 119, 6, 0.08);
@@ -78,8 +85,11 @@ def build_blocks(corpora: Corpora, settings: Settings) -> gr.Blocks:
                           label="Passages (top k)", render=False)
         since = gr.Textbox("", label="Since", placeholder="YYYY-MM-DD (any date when empty)", render=False)
         until = gr.Textbox("", label="Until", placeholder="YYYY-MM-DD (any date when empty)", render=False)
-        mode = gr.Radio(["extractive", "llm"] if llm else ["extractive"], value="llm" if llm else "extractive",
-                        label="Answer mode" + ("" if llm else " (llm needs --llm-url and --llm-model)"), render=False)
+        modes = [m for m in MODES if m != "llm" or llm]
+        mode = gr.Radio(modes, value=default_mode(settings), label="Answer mode"
+                        + ("" if llm else " (llm needs --llm-url and --llm-model)"), render=False,
+                        info="reader: the exact answer, quoted; sentence: the best sentences; "
+                             "llm: the configured LLM, every sentence checked against its source")
         collection = gr.Dropdown(corpora.names(), value=corpora.default, label="Collection", allow_custom_value=True,
                                  render=False)
         gr.Markdown("## citewire\nAnswers from the news articles in the corpus; every answer cites the passages "

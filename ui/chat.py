@@ -11,12 +11,12 @@ from typing import Any
 
 import gradio as gr
 
+from rag.answer import MODES
 from rag.errors import CitewireError, QuestionError
-from rag.models import Answer
+from rag.query import Query
+from rag.types import Answer
 from ui.corpora import Corpora
 from ui.render_html import plain_answer, render_answer, render_partial
-
-MODES = ("extractive", "llm")
 
 
 def _content_text(content: Any) -> str:
@@ -61,26 +61,31 @@ def check_mode(corpora: Corpora, mode: str | None) -> str | None:
     return mode
 
 
-def stream_answer(
-    corpora: Corpora,
+def query_from(
     question: str,
     history: Sequence[Any] | None = None,
     since: str | None = None,
     until: str | None = None,
     top_k: int | None = None,
     mode: str | None = None,
-    collection: str | None = None,
-) -> Iterator[str | Answer]:
-    """The engine's stream for these settings (errors are :class:`CitewireError`)."""
-    engine = corpora.get(collection)
-    return engine.stream(
+    as_of: str | None = None,
+) -> Query:
+    """A :class:`Query` from the UI's or the API's loose values (empty strings mean unset)."""
+    return Query(
         question,
         history=engine_history(history),
         since=(since or "").strip() or None,
         until=(until or "").strip() or None,
+        as_of=(as_of or "").strip() or None,
         top_k=int(top_k) if top_k else None,
-        mode=check_mode(corpora, mode),
+        mode=mode or None,
     )
+
+
+def stream_answer(corpora: Corpora, query: Query, collection: str | None = None) -> Iterator[str | Answer]:
+    """The engine's stream for ``query`` on ``collection`` (errors are :class:`CitewireError`)."""
+    check_mode(corpora, query.mode)
+    return corpora.get(collection).stream(query)
 
 
 def make_chat_fn(corpora: Corpora):
@@ -91,7 +96,8 @@ def make_chat_fn(corpora: Corpora):
         question = _content_text(message)
         try:
             text = ""
-            for piece in stream_answer(corpora, question, history, since, until, top_k, mode, collection):
+            query = query_from(question, history, since, until, top_k, mode)
+            for piece in stream_answer(corpora, query, collection):
                 if isinstance(piece, Answer):
                     yield render_answer(piece, corpora.document_text(collection))
                     return
@@ -113,11 +119,14 @@ def make_ask_fn(corpora: Corpora):
         until: str = "",
         top_k: int = 0,
         collection: str = "",
+        as_of: str = "",
+        mode: str = "",
     ) -> dict:
         """Answer a question from the corpus; returns Answer.to_dict(): text, refused, citations, passages."""
         try:
             answer: Answer | None = None
-            for piece in stream_answer(corpora, question, history, since, until, top_k, None, collection):
+            query = query_from(question, history, since, until, top_k, mode, as_of)
+            for piece in stream_answer(corpora, query, collection):
                 if isinstance(piece, Answer):
                     answer = piece
             assert answer is not None

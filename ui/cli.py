@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -25,12 +26,47 @@ from rag.settings import Settings, invalid_setting
 log = logging.getLogger("citewire")
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+FORMATS = ".txt .md (with an optional --- front-matter header: title, date, source, url), .html/.htm, " \
+          ".json (an object or a list), .jsonl (one object a line: id, title, text, published, url, source), .pdf"
+# The answer modes and retriever kinds, as their registries name them (kept in step by a test:
+# importing the registries here would load the model stack for every `citewire --help`).
+MODES = {
+    "reader": "the trained reader's exact answer, its sentence quoted, sources compared (default)",
+    "sentence": "the best-supported sentences, quoted",
+    "llm": "an OpenAI-compatible LLM's answer, every sentence checked against its citation "
+           "(default when --llm-url and --llm-model are set)",
+}
+RETRIEVERS = {
+    "default": "hybrid, then evidence reranking (the product)",
+    "hybrid": "dense + BM25 fused by reciprocal rank",
+    "dense": "embedding similarity only",
+    "bm25": "BM25 only",
+}
+
+
+def _choices(table: dict[str, str]) -> str:
+    return "; ".join(f"{k}: {v}" for k, v in table.items())
+
+
+def _version() -> str:
+    try:
+        return version("citewire")
+    except PackageNotFoundError:  # run from a checkout without installing
+        return "unknown"
 
 
 def _store_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", type=Path, help="store directory (CITEWIRE_STORE_DIR)")
-    p.add_argument("--collection", help="corpus name (CITEWIRE_COLLECTION)")
-    p.add_argument("--chroma-url", help="use a Chroma server at http://HOST:PORT (CITEWIRE_CHROMA_URL)")
+    p.add_argument("--store", type=Path, metavar="DIR",
+                   help="embedded store directory (default ~/.local/share/citewire/store; CITEWIRE_STORE_DIR)")
+    p.add_argument("--collection", metavar="NAME", help="corpus name (default news; CITEWIRE_COLLECTION)")
+    p.add_argument("--chroma-url", metavar="URL",
+                   help="use a Chroma server at http://HOST:PORT instead of the directory (CITEWIRE_CHROMA_URL)")
+
+
+def _llm_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--llm-url", metavar="URL",
+                   help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1 (CITEWIRE_LLM_URL)")
+    p.add_argument("--llm-model", metavar="NAME", help="model name at that endpoint (CITEWIRE_LLM_MODEL)")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -56,7 +92,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from rag.store import Store, published_iso
+    from rag.dates import published_iso
+    from rag.store import Store
 
     with Store.open(_settings(args)) as store:
         docs = store.list_documents()
@@ -71,7 +108,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         for col in ("doc id", "title", "date", "chunks"):
             table.add_column(col, overflow="fold")
         for d in docs:
-            table.add_row(d.doc_id, d.title, published_iso(d.published), str(d.chunks))
+            table.add_row(d.doc_id, d.title, published_iso(d.published) or "", str(d.chunks))
         Console(soft_wrap=False, width=max(100, Console().width)).print(table)
     return EXIT_OK
 
@@ -92,13 +129,14 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from rag.engine import Engine
+    from rag.query import Query
     from ui.render_text import render_answer
 
     with Engine.open(_settings(args)) as engine:
-        answer = engine.ask(
-            args.question, since=args.since, until=args.until, top_k=args.top_k, as_of=args.as_of,
-            mode=args.mode,
-        )
+        answer = engine.ask(Query(
+            args.question, since=args.since, until=args.until, as_of=args.as_of, top_k=args.top_k,
+            mode=args.mode, retriever=args.retriever,
+        ))
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -121,56 +159,85 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="citewire", description="Cited answers over a corpus of news articles.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="citewire", description="Cited answers over a corpus of news articles.",
+        epilog="Exit codes: 0 ok; 1 partly done (some files or ids failed, each said on stderr); "
+               "2 a one-line error (bad input, missing store, bad setting).",
+    )
+    parser.add_argument("--version", action="version", version=f"citewire {_version()}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("ingest", help="add files or folders of articles to the store")
-    p.add_argument("paths", nargs="+", type=Path)
+    p = sub.add_parser(
+        "ingest", help="add files or folders of articles to the store",
+        description=f"Read, clean, chunk, embed and store articles. Formats: {FORMATS}. Folders are read "
+                    "recursively; a document's id is its path relative to the folder given. Re-ingesting "
+                    "skips unchanged documents and replaces changed ones.",
+        epilog="Exit codes: 0 everything ingested; 1 some files or lines failed (one line each on stderr, "
+               "the rest ingested); 2 a one-line error (no store access, bad setting).",
+    )
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="article files or folders")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _store_flags(p)
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("list", help="list the documents in the store")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("list", help="list the documents in the store",
+                       description="The store's documents, newest first: id, title, date, chunks.")
+    p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     _store_flags(p)
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("remove", help="remove documents (and their chunks) by id")
-    p.add_argument("doc_ids", nargs="+")
+    p = sub.add_parser("remove", help="remove documents (and their chunks) by id",
+                       description="Remove documents by id (as `citewire list` shows them).",
+                       epilog="Exit codes: 0 all removed; 1 some ids were not found; 2 a one-line error.")
+    p.add_argument("doc_ids", nargs="+", metavar="DOC_ID", help="document ids to remove")
     _store_flags(p)
     p.set_defaults(func=cmd_remove)
 
-    p = sub.add_parser("ask", help="answer a question with citations")
-    p.add_argument("question")
-    p.add_argument("--json", action="store_true", help="print Answer.to_dict() as JSON")
-    p.add_argument("--since", help="only articles published on/after YYYY-MM-DD")
-    p.add_argument("--until", help="only articles published on/before YYYY-MM-DD")
-    p.add_argument("--as-of", help="reference date for 'this week', 'latest' (default: today)")
-    p.add_argument("--top-k", type=int, help="passages to return")
-    p.add_argument("--mode", choices=["extractive", "llm"], help="answerer (default: llm when configured)")
-    p.add_argument("--llm-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1")
-    p.add_argument("--llm-model", help="model name at that endpoint")
+    p = sub.add_parser("ask", help="answer a question with citations",
+                       description="Answer one question from the store, citing the exact passages, or say "
+                                   "that the corpus does not say.",
+                       epilog="Exit codes: 0 an answer or a refusal; 2 a one-line error (empty or too long "
+                              "question, bad date, missing store).")
+    p.add_argument("question", help="the question, in quotes")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON (Answer.to_dict())")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles published on or after this date")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles published on or before this date")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD",
+                   help="the reference date for 'this week', 'latest' (default today)")
+    p.add_argument("--top-k", type=int, metavar="N", help="passages to return, 1-50 (default 5; CITEWIRE_TOP_K)")
+    p.add_argument("--mode", choices=list(MODES), help=f"answerer: {_choices(MODES)}")
+    p.add_argument("--retriever", choices=list(RETRIEVERS), default="default",
+                   help=f"retriever: {_choices(RETRIEVERS)}")
+    _llm_flags(p)
     _store_flags(p)
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("serve", help="serve the chat UI and the JSON API")
-    p.add_argument("--host", help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port (default 7860)")
-    p.add_argument("--auth", help="user:password required to use the app")
-    p.add_argument("--llm-url")
-    p.add_argument("--llm-model")
+    p = sub.add_parser("serve", help="serve the chat UI and the JSON API",
+                       description="Serve the chat (Gradio) at / and POST /api/ask on one port.")
+    p.add_argument("--host", help="bind address (default 127.0.0.1; CITEWIRE_HOST)")
+    p.add_argument("--port", type=int, help="port (default 7860; CITEWIRE_PORT)")
+    p.add_argument("--auth", metavar="USER:PASSWORD", help="require these credentials for the UI and the API")
+    _llm_flags(p)
     _store_flags(p)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("eval", help="run a question set and report quality")
-    p.add_argument("questions", type=Path)
-    p.add_argument("--corpus", type=Path, help="corpus file or folder to ingest first")
-    p.add_argument("--out", type=Path, default=Path("eval-out"))
-    p.add_argument("--retriever", default="default", help="default | hybrid | dense | bm25")
-    p.add_argument("--compare", type=Path, help="an earlier report.json to diff against")
-    p.add_argument("--limit", type=int, help="only the first N questions")
-    p.add_argument("--top-k", type=int)
+    p = sub.add_parser("eval", help="run a question set and report quality",
+                       description="Ask every question of a JSONL set and write results.jsonl, report.json, "
+                                   "report.md and plots (retrieval, answer, citation, refusal, latency).")
+    p.add_argument("questions", type=Path, metavar="QUESTIONS.jsonl",
+                   help='question set: one {"id", "question", "answers", "doc_ids", "date"?} a line')
+    p.add_argument("--corpus", type=Path, metavar="PATH",
+                   help="corpus file or folder to ingest first (into a store of its own under the user cache)")
+    p.add_argument("--out", type=Path, default=Path("eval-out"), metavar="DIR",
+                   help="where the report goes (default eval-out)")
+    p.add_argument("--mode", choices=list(MODES), help=f"answerer: {_choices(MODES)}")
+    p.add_argument("--retriever", choices=list(RETRIEVERS), default="default",
+                   help=f"retriever: {_choices(RETRIEVERS)}")
+    p.add_argument("--compare", type=Path, metavar="REPORT.json", help="an earlier report.json to diff against")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N questions")
+    p.add_argument("--top-k", type=int, metavar="N", help="passages per answer (default 5)")
+    _llm_flags(p)
     _store_flags(p)
     p.set_defaults(func=cmd_eval)
     return parser
@@ -183,7 +250,14 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # `citewire ask --json | head`: the reader left; end quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except CitewireError as exc:
         print(f"citewire: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

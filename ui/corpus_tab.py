@@ -8,9 +8,9 @@ from pathlib import Path
 import gradio as gr
 
 from ingest.pipeline import IngestSummary
+from rag.dates import published_iso
 from rag.errors import CitewireError
 from rag.settings import Settings
-from rag.store import published_iso
 from ui.corpora import Corpora
 
 ACCEPTED = [".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".pdf"]

@@ -13,8 +13,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from rag.models import Answer, Citation, Passage
-from rag.store import published_iso
+from rag.types import Answer, AnswerSpan, Citation, Passage
 
 QUOTE_RADIUS = 220  # characters of the passage shown either side of a cited span
 CONTEXT_RADIUS = 700  # characters of the document shown either side when a source is expanded
@@ -57,8 +56,13 @@ def link(url: str) -> str:
     return f'<a class="cw-link" href="{esc(href)}" target="_blank" rel="noopener noreferrer nofollow">{esc(host)} ↗</a>'
 
 
-def highlighted_window(text: str, start: int, end: int, radius: int) -> str:
-    """``text`` around ``[start, end)`` (cut at spaces, with ellipses) with that span in ``<mark>``."""
+def highlighted_window(
+    text: str, start: int, end: int, radius: int, inner: tuple[int, int] | None = None
+) -> str:
+    """``text`` around ``[start, end)`` (cut at spaces, with ellipses) with that span in ``<mark>``.
+
+    ``inner``: a smaller span inside it (the exact answer words) shown in ``<strong>`` within the mark.
+    """
     start, end = max(0, start), min(len(text), end)
     lo, hi = max(0, start - radius), min(len(text), end + radius)
     if lo > 0:
@@ -70,10 +74,17 @@ def highlighted_window(text: str, start: int, end: int, radius: int) -> str:
     return (
         ("…" if lo > 0 else "")
         + esc(text[lo:start])
-        + f"<mark>{esc(text[start:end])}</mark>"
+        + f"<mark>{_marked(text, start, end, inner)}</mark>"
         + esc(text[end:hi])
         + ("…" if hi < len(text) else "")
     )
+
+
+def _marked(text: str, start: int, end: int, inner: tuple[int, int] | None) -> str:
+    if inner is None or not (start <= inner[0] < inner[1] <= end):
+        return esc(text[start:end])
+    return (esc(text[start : inner[0]]) + f'<strong class="cw-span">{esc(text[inner[0] : inner[1]])}</strong>'
+            + esc(text[inner[1] : end]))
 
 
 def _span_in(text: str, quote: str, start: int, end: int, offset: int) -> tuple[int, int] | None:
@@ -85,7 +96,7 @@ def _span_in(text: str, quote: str, start: int, end: int, offset: int) -> tuple[
     return (found, found + len(quote)) if found != -1 else None
 
 
-def _head(n: int | None, title: str, doc_id: str, published: str, source: str, url: str) -> str:
+def _head(n: int | None, title: str, doc_id: str, published: str | None, source: str, url: str) -> str:
     parts = [f'<span class="cw-n">[{n}]</span>'] if n is not None else []
     parts.append(f'<span class="cw-title">{esc(title or doc_id)}</span>')
     meta = [f'<span class="cw-date">{esc(published)}</span>'] if published else []
@@ -112,12 +123,19 @@ def _context(doc_text: str | None, quote: str, start: int, end: int) -> str:
     )
 
 
-def render_citation(c: Citation, passage: Passage | None, doc_text: str | None) -> str:
+def render_citation(
+    c: Citation, passage: Passage | None, doc_text: str | None, answer_span: AnswerSpan | None = None
+) -> str:
+    """One source: its heading, the quote highlighted in its passage (the answer's words in bold)."""
     span = _span_in(passage.text, c.quote, c.start, c.end, passage.start) if passage else None
+    inner = None
+    if answer_span is not None and answer_span.citation == c.n:
+        inner = (answer_span.start - c.start, answer_span.end - c.start)  # relative to the quote
     if passage is not None and span is not None:
-        quote = highlighted_window(passage.text, span[0], span[1], QUOTE_RADIUS)
+        within = (span[0] + inner[0], span[0] + inner[1]) if inner else None
+        quote = highlighted_window(passage.text, span[0], span[1], QUOTE_RADIUS, within)
     else:
-        quote = f"<mark>{esc(c.quote)}</mark>"
+        quote = f"<mark>{_marked(c.quote, 0, len(c.quote), inner)}</mark>"
     return (
         f'<div class="cw-source" data-n="{c.n}">'
         + _head(c.n, c.title, c.doc_id, c.published, c.source, c.url)
@@ -131,19 +149,34 @@ def render_passage(p: Passage, doc_text: str | None) -> str:
     shown = p.text if len(p.text) <= 2 * QUOTE_RADIUS else p.text[: 2 * QUOTE_RADIUS].rsplit(" ", 1)[0] + "…"
     return (
         '<div class="cw-source cw-closest-passage">'
-        + _head(None, p.title, p.doc_id, published_iso(p.published), p.source, p.url)
+        + _head(None, p.title, p.doc_id, p.published, p.source, p.url)
         + f'<blockquote class="cw-quote">{esc(shown)}</blockquote>'
         + _context(doc_text, p.text, p.start, p.end)
         + "</div>"
     )
 
 
-def _answer_text(answer: Answer) -> str:
-    numbers = {c.n for c in answer.citations}
+def _with_refs(text: str, numbers: set[int]) -> str:
     return _MARKER.sub(
         lambda m: f'<sup class="cw-ref">[{m.group(1)}]</sup>' if int(m.group(1)) in numbers else m.group(0),
-        esc(answer.text),
+        esc(text),
     )
+
+
+def _answer_text(answer: Answer) -> str:
+    """The answer's lines: a reader answer's headline in bold, a sources-compared line styled by kind."""
+    numbers = {c.n for c in answer.citations}
+    lines = answer.text.split("\n")
+    out = []
+    for i, line in enumerate(lines):
+        body = _with_refs(line, numbers)
+        if i == 0 and answer.answer_span is not None and len(lines) > 1:
+            out.append(f'<span class="cw-headline">{body}</span>')
+        elif answer.agreement is not None and line == answer.agreement.summary:
+            out.append(f'<span class="cw-agreement cw-{esc(answer.agreement.kind)}">{body}</span>')
+        else:
+            out.append(f'<span class="cw-line">{body}</span>')
+    return "".join(out)
 
 
 def render_answer(answer: Answer, document_text: DocumentText | None = None) -> str:
@@ -175,11 +208,14 @@ def render_answer(answer: Answer, document_text: DocumentText | None = None) -> 
             by_chunk = {p.chunk_id: p for p in answer.passages}
             out.append('<div class="cw-sources"><div class="cw-sources-title">Sources</div>')
             out.extend(
-                render_citation(c, by_chunk.get(c.chunk_id), doc_text(c.doc_id)) for c in answer.citations
+                render_citation(c, by_chunk.get(c.chunk_id), doc_text(c.doc_id), answer.answer_span)
+                for c in answer.citations
             )
             out.append("</div>")
     total = answer.timings.get("total_ms")
-    footer = answer.mode + (f" · {total / 1000:.1f} s" if total is not None else "")
+    footer = f"answered by: {answer.mode}" + (f" · {total / 1000:.1f} s" if total is not None else "")
+    if answer.note:
+        footer += f" · {answer.note}"
     out.append(f'<div class="cw-footer">{esc(footer)}</div></div>')
     return "".join(out)
 
@@ -193,4 +229,5 @@ def plain_answer(content: str) -> str:
     """The answer text of a rendered chat message (what a follow-up question should see)."""
     m = _ANSWER_BLOCK.search(content)
     body = m.group(1) if m else content
-    return html.unescape(_TAG.sub("", body.replace("<br>", "\n"))).strip()
+    body = body.replace("<br>", "\n").replace("</span><span", "</span>\n<span")
+    return html.unescape(_TAG.sub("", body)).strip()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import textwrap
 
-from rag.models import Answer
-from rag.store import published_iso
+from rag.types import Answer
 
 
 def render_answer(answer: Answer, width: int = 100) -> str:
-    lines = [textwrap.fill(answer.text, width)]
+    lines = [textwrap.fill(line, width) for line in answer.text.split("\n")]
+    if answer.note and not answer.refused:
+        lines.append(f"({answer.note})")
     if answer.citations:
         lines.append("\nSources:")
         for c in answer.citations:
@@ -21,7 +22,6 @@ def render_answer(answer: Answer, width: int = 100) -> str:
     elif answer.passages:
         lines.append("\nClosest passages:")
         for p in answer.passages[:3]:
-            date = published_iso(p.published)
-            lines.append(f"- {p.title or p.doc_id}" + (f" ({date})" if date else ""))
+            lines.append(f"- {p.title or p.doc_id}" + (f" ({p.published})" if p.published else ""))
             lines.append(textwrap.indent(textwrap.fill(textwrap.shorten(p.text, 240), width - 4), "    "))
     return "\n".join(lines)

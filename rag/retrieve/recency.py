@@ -1,4 +1,4 @@
-"""News awareness: date ranges and time words ("this week", "latest") in questions.
+"""News awareness: time words ("this week", "latest") in questions and the recency boost they earn.
 
 A question about "this week" wants the articles published near the reference date (today, or an
 explicit ``as_of``), not the best lexical match from three years ago. Such questions get a boost
@@ -10,34 +10,14 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date
 
-from rag.errors import QuestionError
+from rag.dates import to_date
 
 _TIME_WORDS = re.compile(
     r"\b(?:this|last|past|previous)\s+(?:week|weekend|month|year|few\s+days)\b"
     r"|\b(?:recent(?:ly)?|latest|newest|currently|current|today|yesterday|tonight|now|just|new|upcoming|so\s+far)\b",
     re.IGNORECASE,
 )
-
-
-def parse_day(value: str | date | int | None, name: str = "date") -> int | None:
-    """``YYYY-MM-DD`` (or a date, or an int YYYYMMDD) → int YYYYMMDD; a clear error otherwise."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, date):
-        return value.year * 10000 + value.month * 100 + value.day
-    try:
-        d = date.fromisoformat(str(value).strip()[:10])
-    except ValueError:
-        raise QuestionError(f"{name} {value!r} is not a date of the form YYYY-MM-DD") from None
-    return d.year * 10000 + d.month * 100 + d.day
-
-
-def to_date(day: int) -> date:
-    return date(day // 10000, day // 100 % 100, day % 100)
 
 
 def is_time_sensitive(question: str) -> bool:

@@ -8,56 +8,25 @@ the answer says the corpus does not say, and still lists the passages it looked 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from llama_index.core.schema import NodeWithScore
 
-from rag.evidence import ScoredSentence, SentenceScorer
-from rag.models import Citation
-from rag.store import published_iso
+from rag.answer.base import Composition, pieces, refusal
+from rag.answer.citations import citation_for, support_of
+from rag.retrieve.evidence import ScoredSentence, SentenceScorer
 from rag.text import content_terms
+from rag.types import Citation
 
-REFUSAL_TEXT = "The corpus does not say. The closest passages I found are listed below."
+if TYPE_CHECKING:
+    from rag.query import Query
+    from rag.retrieve import Retrieval
+    from rag.settings import Settings
+
 _SECOND_SENTENCE_MARGIN = 0.08  # a further sentence must be nearly as good as the best one
 _REDUNDANT_OVERLAP = 0.6
 _PASSAGES_CONSIDERED = 3
-
-
-@dataclass
-class Composition:
-    """An answer's text and citations, or a refusal, with the support that decided it."""
-
-    text: str
-    citations: list[Citation]
-    refused: bool
-    support: float
-
-
-def support_of(scorer: SentenceScorer, ranked: list[NodeWithScore]) -> tuple[float, ScoredSentence | None]:
-    """The best sentence among the top passages and its score: how much evidence the corpus holds."""
-    best: ScoredSentence | None = None
-    for n in ranked[:_PASSAGES_CONSIDERED]:
-        s = scorer.best(n.node.node_id)
-        if s is not None and (best is None or s.score > best.score):
-            best = s
-    return (best.score if best else 0.0), best
-
-
-def citation_for(n: int, sentence: ScoredSentence, node: NodeWithScore) -> Citation:
-    meta = node.node.metadata
-    return Citation(
-        n=n,
-        doc_id=str(meta.get("doc_id", "")),
-        title=str(meta.get("title", "")),
-        quote=sentence.span.text,
-        start=sentence.span.start,
-        end=sentence.span.end,
-        score=round(sentence.score, 4),
-        url=str(meta.get("url", "")),
-        published=published_iso(meta.get("published") if isinstance(meta.get("published"), int) else None),
-        source=str(meta.get("source", "")),
-        chunk_id=node.node.node_id,
-    )
 
 
 def _overlap(a: str, b: str) -> float:
@@ -78,9 +47,9 @@ def compose_extractive(
     scorer: SentenceScorer, ranked: list[NodeWithScore], threshold: float, max_sentences: int
 ) -> Composition:
     """Pick, order and cite the answer sentences; refuse below ``threshold``."""
-    support, best = support_of(scorer, ranked)
+    support, best = support_of(scorer, ranked, _PASSAGES_CONSIDERED)
     if best is None or support < threshold:
-        return Composition(REFUSAL_TEXT, [], True, support)
+        return refusal(support)
     by_chunk = {n.node.node_id: n for n in ranked}
     pool = [s for n in ranked[:_PASSAGES_CONSIDERED] for s in scorer.sentences(n.node.node_id)]
     pool.sort(key=lambda s: s.score, reverse=True)
@@ -107,3 +76,16 @@ def compose_extractive(
         citations.append(citation)
         parts.append(f"{s.span.text} [{citation.n}]")
     return Composition(" ".join(parts), citations, False, support)
+
+
+class SentenceAnswerer:
+    """The ``sentence`` mode: the best-supported sentences, verbatim and cited (no reader model)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.threshold = settings.refusal_threshold
+        self.max_sentences = settings.answer_sentences
+
+    def stream(self, query: Query, retrieval: Retrieval) -> Iterator[str | Composition]:
+        result = compose_extractive(retrieval.scorer, retrieval.ranked, self.threshold, self.max_sentences)
+        yield from pieces(result.text)
+        yield result

@@ -3,6 +3,10 @@
 The index is built from the chunks in Chroma and saved with the store revision it reflects.
 Queries never rebuild it; they only compare that revision with the store's (one id lookup) and
 rebuild once when another writer (an ingest, a remove, another process in server mode) moved on.
+
+Each question gets its own view of the one shared retriever (:meth:`LexicalIndex.retriever`):
+its own depth, and its date range as the retriever's own corpus weight mask, so a date range
+never costs more than a plain search.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from llama_index.retrievers.bm25 import BM25Retriever
@@ -28,13 +33,25 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logge
 _REVISION_FILE = "citewire-revision.json"
 
 
+class PositiveBM25Retriever(BM25Retriever):
+    """LlamaIndex's BM25 retriever, minus hits that share no term with the query (or lie outside the mask).
+
+    bm25s returns ``k`` documents whatever their score; a masked-out or unrelated chunk scores
+    0 and must not reach rank fusion as if it were a candidate.
+    """
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return [h for h in super()._retrieve(query_bundle) if (h.score or 0.0) > 0.0]
+
+
 class LexicalIndex:
     """A store's BM25 index, kept in step with the store's revision."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.path: Path = store.bm25_dir
-        self._retriever: BM25Retriever | None = None
+        self._retriever: PositiveBM25Retriever | None = None
+        self._published = np.zeros(0, dtype=np.int64)  # per corpus entry, 0 when undated
         self._revision: str | None = None
         self._idf: dict[str, float] = {}
         self._unseen_idf = 1.0
@@ -58,7 +75,7 @@ class LexicalIndex:
         try:
             if json.loads(marker.read_text())["revision"] != revision:
                 return False
-            retriever = BM25Retriever.from_persist_dir(str(self.path), show_progress=False)
+            retriever = PositiveBM25Retriever.from_persist_dir(str(self.path), show_progress=False)
             # still the same index? (another process may have replaced it while we read it)
             if json.loads(marker.read_text())["revision"] != revision:
                 return False
@@ -79,11 +96,11 @@ class LexicalIndex:
             self._retriever, self._revision, self._idf = None, revision, {}
             return
         log.info("building the BM25 index over %d chunks", len(nodes))
-        retriever = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(10, len(nodes)))
+        retriever = PositiveBM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(10, len(nodes)))
         self._persist(retriever, revision)
         self._install(retriever, revision)
 
-    def _persist(self, retriever: BM25Retriever, revision: str) -> None:
+    def _persist(self, retriever: PositiveBM25Retriever, revision: str) -> None:
         """Save the index beside the store (best effort: the in-memory index answers either way).
 
         Several processes may share the directory (``citewire serve`` and ``citewire ask`` against
@@ -108,7 +125,7 @@ class LexicalIndex:
             log.warning("could not persist the BM25 index to %s: %s", self.path, exc)
         shutil.rmtree(tmp, ignore_errors=True)
 
-    def _install(self, retriever: BM25Retriever, revision: str) -> None:
+    def _install(self, retriever: PositiveBM25Retriever, revision: str) -> None:
         bm25 = retriever.bm25
         vocab = bm25.vocab_dict  # token → id
         n = max(int(bm25.scores.get("num_docs", 1)), 1)
@@ -118,6 +135,8 @@ class LexicalIndex:
             for token, tid in vocab.items():
                 if token and tid < len(df):
                     idf[token] = float(np.log(1 + (n - df[tid] + 0.5) / (df[tid] + 0.5)))
+        published = [entry.get("published") for entry in retriever.corpus]
+        self._published = np.array([p if isinstance(p, int) else 0 for p in published], dtype=np.int64)
         self._retriever, self._revision, self._idf = retriever, revision, idf
         self._unseen_idf = max(idf.values(), default=1.0)
 
@@ -132,22 +151,29 @@ class LexicalIndex:
             return 1.0
         return self._idf.get(stemmed_term, self._unseen_idf)  # a word no chunk has is as rare as they come
 
-    def search(self, query: str, k: int, since: int | None = None, until: int | None = None) -> list[NodeWithScore]:
-        """Top-``k`` chunks by BM25, restricted to the published-date range when one is given."""
+    def retriever(self, k: int, since: int | None = None, until: int | None = None) -> BaseRetriever:
+        """This question's view of the index: top ``k``, only chunks published in [since, until] when given."""
         self.refresh()
         retriever = self._retriever
         if retriever is None:
-            return []
-        filtered = since is not None or until is not None
-        view = copy.copy(retriever)  # per-call top-k without touching the shared object
-        view.similarity_top_k = min(self.size, k * 5 if filtered else k)
-        hits = view.retrieve(QueryBundle(query))
-        if filtered:
-            hits = [h for h in hits if _in_range(h.node.metadata.get("published"), since, until)]
-        return [h for h in hits if (h.score or 0) > 0][:k]
+            return _Empty()
+        view = copy.copy(retriever)  # per-question depth and mask without touching the shared object
+        view.similarity_top_k = min(self.size, k)
+        if since is not None or until is not None:
+            inside = (self._published >= (since or 0)) & (self._published <= (until or 99991231))
+            inside &= self._published > 0  # an undated chunk is outside every date range
+            if not inside.any():
+                return _Empty()
+            view.corpus_weight_mask = inside.astype(np.int8).tolist()
+        return view
+
+    def search(self, query: str, k: int, since: int | None = None, until: int | None = None) -> list[NodeWithScore]:
+        """Top-``k`` chunks by BM25, restricted to the published-date range when one is given."""
+        return self.retriever(k, since, until).retrieve(QueryBundle(query))
 
 
-def _in_range(published: object, since: int | None, until: int | None) -> bool:
-    if not isinstance(published, int):
-        return False
-    return (since is None or published >= since) and (until is None or published <= until)
+class _Empty(BaseRetriever):
+    """No candidates: an empty index, or a date range no chunk falls in."""
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return []

@@ -67,9 +67,3 @@ def carried_context(question: str, history: Sequence[Any] | None) -> str:
             carried.append(e)
             entities += 1
     return " ".join(carried[:_MAX_CARRIED])
-
-
-def resolve(question: str, history: Sequence[Any] | None) -> str:
-    """The question to retrieve with: itself, or itself plus the conversation's topic words."""
-    context = carried_context(question, history)
-    return f"{question} ({context})" if context else question

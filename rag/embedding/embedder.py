@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from transformers import PreTrainedTokenizerBase
 
-    from rag.onnx_encoder import OnnxEncoder
+    from rag.embedding.onnx_encoder import OnnxEncoder
     from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class Embedder:
     Chunking needs the model's own tokenizer (the window is counted in its word pieces), and
     reranking wants plain matrices; both come from the same loaded model. With the ``onnx``
     backend (the default) the forward passes run in ONNX Runtime on an export of the same
-    weights (see :mod:`rag.onnx_encoder`): identical vectors, much less time per call; if the
+    weights (see :mod:`rag.embedding.onnx_encoder`): identical vectors, much less time per call; if the
     export cannot be made, the torch model answers instead.
     """
 
@@ -201,7 +201,7 @@ class Embedder:
 
 def _load_onnx(embedder: Embedder, model: str, cache_dir: Path) -> OnnxEncoder | None:
     """The process's ONNX encoder for ``model``, verified against the torch model; None → use torch."""
-    from rag import onnx_encoder
+    from rag.embedding import onnx_encoder
 
     key = (model, cache_dir)
     with _onnx_lock:
@@ -233,25 +233,3 @@ def _mean_pooled(st: object) -> bool:
 
 def _unit(v: np.ndarray) -> np.ndarray:
     return (v / (float(np.linalg.norm(v)) or 1.0)).astype(np.float32)
-
-
-def pack_vectors(matrix: np.ndarray) -> str:
-    """Unit vectors → compact text (int8 with a float16 scale per row, base64) for Chroma storage."""
-    import base64
-
-    matrix = np.asarray(matrix, dtype=np.float32)
-    scale = np.maximum(np.abs(matrix).max(axis=1, keepdims=True), 1e-8) / 127.0
-    q = np.round(matrix / scale).astype(np.int8)
-    blob = np.concatenate([scale.astype(np.float16).view(np.uint8), q.view(np.uint8)], axis=1)
-    return base64.b64encode(blob.tobytes()).decode("ascii")
-
-
-def unpack_vectors(text: str, dim: int) -> np.ndarray:
-    """Inverse of :func:`pack_vectors` (re-normalised float32 rows)."""
-    import base64
-
-    raw = np.frombuffer(base64.b64decode(text), dtype=np.uint8).reshape(-1, dim + 2)
-    scale = raw[:, :2].copy().view(np.float16).astype(np.float32)
-    matrix = raw[:, 2:].copy().view(np.int8).astype(np.float32) * scale
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.maximum(norms, 1e-8)

@@ -1,0 +1,166 @@
+"""The ``reader`` mode: a trained reader finds the exact words that answer, or says the corpus does not.
+
+For the top passages the reader (:mod:`rag.reader.model`) proposes each passage's best span and
+how sure it is that the passage answers at all. The answer then
+
+1. leads with the best span as its first line ("Over 10,000."),
+2. quotes the sentence that holds it, cited, with the span's exact offsets in ``answer_span``
+   (so the UI can highlight those words inside the quote),
+3. compares sources: other documents giving the same answer are counted and cited; documents
+   giving a different value for a question that wants one are shown side by side with their dates
+   (:mod:`rag.answer.agreement`).
+
+It refuses when no passage's span beats its "no answer" score by the calibrated margin
+(``reader_margin``), and, as the sentence answerer does, when even the best sentence is weak
+evidence (``reader_evidence_floor``): the story is not in the corpus at all. A span that only
+repeats the question's own words is never an answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from llama_index.core.schema import NodeWithScore
+
+from rag.answer.agreement import Reading, compare_sources
+from rag.answer.base import Composition, pieces, refusal
+from rag.answer.citations import citation_at, support_of
+from rag.reader.model import Reader, SpanPrediction, shipped_reader
+from rag.retrieve.evidence import SentenceScorer
+from rag.text import Span, content_terms, split_sentences
+from rag.types import AnswerSpan
+
+if TYPE_CHECKING:
+    from rag.query import Query
+    from rag.retrieve import Retrieval
+    from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_SPANS_PER_PASSAGE = 5  # candidates per passage, so that one restating the question can be passed over
+
+
+@dataclass
+class Found:
+    """A passage's span placed in its document: the reading plus the sentence that holds it."""
+
+    node: NodeWithScore
+    prediction: SpanPrediction
+    start: int  # document offsets of the span
+    end: int
+    sentence: Span  # the quoted sentence (with its antecedent when it leans on it)
+
+    @property
+    def doc_id(self) -> str:
+        return str(self.node.node.metadata.get("doc_id", ""))
+
+
+class ReaderAnswerer:
+    """Answers with the reader's best span, its sentence, and how the sources compare."""
+
+    def __init__(self, settings: Settings, reader: Reader | None = None) -> None:
+        self.reader = reader or shipped_reader()
+        self.passages = settings.reader_passages
+        self.margin = settings.reader_margin
+        self.evidence_floor = settings.reader_evidence_floor
+
+    def stream(self, query: Query, retrieval: Retrieval) -> Iterator[str | Composition]:
+        result = self.compose(query, retrieval)
+        yield from pieces(result.text)
+        yield result
+
+    def read(self, retrieval: Retrieval) -> list[Found]:
+        """Every read passage's best span, best first (spans that restate the question left out)."""
+        ranked = retrieval.ranked[: self.passages]
+        if not ranked:
+            return []
+        question = retrieval.resolved if retrieval.context else retrieval.query.question
+        predictions = self.reader.read(question, [n.node.get_content() for n in ranked], top=_SPANS_PER_PASSAGE)
+        found: list[Found] = []
+        for node, spans in zip(ranked, predictions, strict=True):
+            pred = next((p for p in spans if p.text.strip() and not restates(p.text, retrieval.query.question)),
+                        None)
+            if pred is None:
+                continue
+            base = int(node.node.metadata.get("start", 0))
+            start, end = base + pred.start, base + pred.end
+            found.append(Found(node, pred, start, end, holding_sentence(retrieval.scorer, node, start, end)))
+        found.sort(key=lambda f: f.prediction.answerability, reverse=True)
+        return found
+
+    def compose(self, query: Query, retrieval: Retrieval) -> Composition:
+        support, _ = support_of(retrieval.scorer, retrieval.ranked)
+        if support < self.evidence_floor:
+            return refusal(support, note="no passage is close to the question")
+        found = self.read(retrieval)
+        if not found or found[0].prediction.answerability < self.margin:
+            score = found[0].prediction.answerability if found else float("-inf")
+            log.debug("reader refuses: best answerability %.2f < margin %.2f", score, self.margin)
+            return refusal(support, note="the closest passages do not answer the question")
+        best = found[0]
+        citations = [citation_at(1, best.sentence, best.prediction.answerability, best.node)]
+        span = AnswerSpan(
+            text=best.prediction.text, doc_id=best.doc_id, start=best.start, end=best.end,
+            score=round(best.prediction.answerability, 4), citation=1, chunk_id=best.node.node.node_id,
+        )
+        lines = [headline(best.prediction.text), f"“{best.sentence.text}” [1]"]
+        confident = [f for f in found if f.prediction.answerability >= self.margin]
+        agreement = compare_sources(
+            query.question,
+            [Reading(f.doc_id, f.prediction.text, f.node, f.sentence, f.prediction.answerability) for f in confident],
+            citations,
+        )
+        if agreement is not None:
+            lines.append(agreement.summary)
+        return Composition("\n".join(lines), citations, False, support, answer_span=span, agreement=agreement,
+                           extra={"answerability": best.prediction.answerability})
+
+
+def headline(span: str) -> str:
+    """The span as an answer's first line: capitalised, ending in a full stop."""
+    text = " ".join(span.split()).strip(" ,;:")
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?”\"" else text + "."
+
+
+def restates(span: str, question: str) -> bool:
+    """Whether ``span`` says nothing the question does not (a digest line repeating the question).
+
+    A choice question ("… Europe or Asia?") legitimately answers with its own words.
+    """
+    terms = set(content_terms(span))
+    if not terms:
+        return True
+    asked = question.lower()
+    if " or " in asked:
+        return False
+    return terms <= set(content_terms(question))
+
+
+def holding_sentence(scorer: SentenceScorer, node: NodeWithScore, start: int, end: int) -> Span:
+    """The narrowest scored sentence of ``node`` holding [start, end) (document offsets).
+
+    The scorer's sentences already carry their antecedent when they lean on it ("He underscored
+    …" comes with the sentence naming him). A span across a sentence boundary gets both sentences.
+    """
+    sentences = [s.span for s in scorer.sentences(node.node.node_id)]
+    if not sentences:
+        sentences = split_sentences(node.node.get_content(), base=int(node.node.metadata.get("start", 0)))
+    holding = [s for s in sentences if s.start <= start and end <= s.end]
+    if holding:
+        return min(holding, key=lambda s: s.end - s.start)
+    touching = [s for s in sentences if s.start < end and start < s.end]
+    if not touching:
+        text = node.node.get_content()
+        base = int(node.node.metadata.get("start", 0))
+        return Span(text[start - base : end - base], start, end)
+    lo, hi = min(s.start for s in touching), max(s.end for s in touching)
+    text = node.node.get_content()
+    base = int(node.node.metadata.get("start", 0))
+    return Span(text[lo - base : hi - base], lo, hi)
+

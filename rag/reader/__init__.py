@@ -1,0 +1,1 @@
+"""The trained extractive reader: features, ONNX inference, training."""
