@@ -11,6 +11,9 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from rag.matching import NUMBER_WORDS, best_over, exact_match
+from rag.matching import token_f1 as squad_f1
+
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _DIGIT_SEPARATOR = re.compile(r"(?<=\d)[.,](?=\d)")
 _CITATION_MARKER = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
@@ -26,7 +29,8 @@ def normalize_answer(text: str) -> str:
 
     Lowercase; accents stripped; digit-group separators dropped (``10,000`` = ``10000``); every
     other punctuation or symbol becomes a space (so ``Rutte's`` still holds the token ``rutte``);
-    the articles a/an/the removed; whitespace collapsed.
+    the articles a/an/the removed; whitespace collapsed; number words up to twenty and the round
+    tens as digits (``six`` = ``6``), the same for every system compared.
     """
     text = unicodedata.normalize("NFKD", text.lower())
     text = _DIGIT_SEPARATOR.sub("", text)
@@ -36,7 +40,7 @@ def normalize_answer(text: str) -> str:
         if not unicodedata.combining(ch)
     )
     text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
+    return " ".join(NUMBER_WORDS.get(t, t) for t in text.split())
 
 
 def contains_answer(text: str, answers: Iterable[str]) -> bool:
@@ -62,6 +66,18 @@ def token_f1(prediction: str, answers: Iterable[str]) -> float:
             p, r = same / len(pred), same / len(gold)
             best = max(best, 2 * p * r / (p + r))
     return best
+
+
+def span_scores(prediction: str | None, answers: Sequence[str]) -> tuple[float, float]:
+    """SQuAD 2.0's (exact match, F1) of an answer span: official normalisation, best over the accepted
+    answers, number words as digits. ``prediction`` None is a refusal: 1 on an unanswerable question
+    (no accepted answers), 0 otherwise."""
+    said = prediction or ""
+    if not answers:
+        return (1.0, 1.0) if prediction is None else (0.0, 0.0)
+    if prediction is None:
+        return 0.0, 0.0
+    return best_over(said, list(answers), exact_match), best_over(said, list(answers), squad_f1)
 
 
 # ---------------------------------------------------------------------------- retrieval (document level)

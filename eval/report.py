@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eval.compare import compare as compare_reports
 from eval.compare import load_report
@@ -12,15 +12,13 @@ from eval.compare import to_markdown as comparison_markdown
 from eval.errors import EvalError
 from eval.scoring import SECTIONS, STAGES
 
-if TYPE_CHECKING:
-    from eval.runner import Report
-
 DEFINITIONS = """\
 ## How the metrics are defined
 
 Answers are compared after SQuAD-style normalisation: lowercase, accents stripped, digit-group
 separators dropped (`10,000` = `10000`), other punctuation and symbols turned into spaces, the
-articles *a/an/the* removed, whitespace collapsed. "Contains" means an accepted answer occurs in the
+articles *a/an/the* removed, whitespace collapsed, number words up to twenty and the round tens as
+digits (`six` = `6`), the same for every system. "Contains" means an accepted answer occurs in the
 text as whole normalised tokens. Each metric is a mean over the questions eligible for it; a metric
 with no eligible question is `null`.
 
@@ -38,6 +36,11 @@ one). Their document ids, de-duplicated in rank order, are the *ranked documents
   accepted answer.
 - *f1*: SQuAD token F1 between the answer text and the best-matching accepted answer (long
   extractive answers pay in precision, so F1 stays well below accuracy).
+- *span_em*, *span_f1* (every question): SQuAD 2.0's exact match and F1 of the answer's span
+  (`answer_span.text`; the answer text when there is no span), official SQuAD normalisation plus
+  number words, best over the accepted answers. A refusal scores 1 on an unanswerable question
+  and 0 on an answerable one; an answer to an unanswerable question scores 0.
+- *has_answer_f1*: *span_f1* over the answerable questions only.
 
 **Citation** (answerable questions the engine answered rather than refused).
 - *precision*: per answer, the share of its citations whose **quote** contains an accepted
@@ -46,7 +49,8 @@ one). Their document ids, de-duplicated in rank order, are the *ranked documents
 - *support*: share of answers whose cited quotes, read together, contain an accepted answer.
 
 **Refusal**. *recall*: share of unanswerable questions (empty `answers`) that the engine refused.
-*false_rate*: share of answerable questions that it refused.
+*false_rate*: share of answerable questions that it refused. *no_answer_accuracy*: share of all
+questions where the choice between answering and refusing was right.
 
 **Latency**: wall time of `engine.ask` per question (one untimed warm-up retrieval before the
 first), p50/p95 with linear interpolation, and the maximum. `stages_ms` splits it by
@@ -109,9 +113,17 @@ def _misses(rows: list[dict[str, Any]], limit: int = 15) -> str:
 
 
 def write_report(
-    report: Report, out: Path, compare: dict[str, Any] | str | Path | None = None, compare_label: str | None = None
+    rows: list[dict[str, Any]],
+    data: dict[str, Any],
+    out: Path,
+    compare: dict[str, Any] | str | Path | None = None,
+    compare_label: str | None = None,
 ) -> dict[str, Path]:
-    """Write every output of ``report`` into ``out`` (created if needed); returns name → path."""
+    """Write every output of a run into ``out`` (created if needed); returns name → path.
+
+    ``rows`` are the per-question results (``QuestionResult.to_dict()``), ``data`` the report.json
+    object: plain data, so this module needs nothing of the runner's.
+    """
     from eval.plots import write_plots
 
     if out.exists() and not out.is_dir():
@@ -120,8 +132,6 @@ def write_report(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise EvalError(f"cannot create output directory {out}: {exc.strerror or exc}") from None
-    rows = [r.to_dict() for r in report.results]
-    data = report.to_dict()
     paths: dict[str, Path] = {}
 
     paths["results"] = out / "results.jsonl"

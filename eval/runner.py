@@ -104,7 +104,8 @@ class Report:
         """
         from eval.report import write_report
 
-        return write_report(self, Path(out), compare=compare, compare_label=compare_label)
+        return write_report([r.to_dict() for r in self.results], self.to_dict(), Path(out), compare=compare,
+                            compare_label=compare_label)
 
 
 def _as_questions(questions: Iterable[Question | dict[str, Any]] | str | Path) -> list[Question]:

@@ -22,6 +22,7 @@ from eval.metrics import (
     percentile,
     recall_at_k,
     reciprocal_rank,
+    span_scores,
     strip_citation_markers,
     supported,
     token_f1,
@@ -34,9 +35,9 @@ CURVE_KS = tuple(range(1, 11))
 NDCG_K = 10
 SECTIONS = {
     "retrieval": ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@10"),
-    "answer": ("accuracy", "f1"),
+    "answer": ("accuracy", "f1", "span_em", "span_f1", "has_answer_f1"),
     "citation": ("precision", "support"),
-    "refusal": ("recall", "false_rate"),
+    "refusal": ("recall", "false_rate", "no_answer_accuracy"),
     "latency_ms": ("p50", "p95", "max"),
 }
 STAGES = ("embed_ms", "retrieve_ms", "rerank_ms", "answer_ms", "total_ms")
@@ -70,6 +71,11 @@ def score_question(question: Question, answer: Answer, retrieved: Sequence[str])
     scores["supported"] = float(supported(quotes, answers)) if answered else None
     scores["refused_correctly"] = None if answerable else float(answer.refused)
     scores["false_refusal"] = float(answer.refused) if answerable else None
+    # The span: the reader's exact words; an answer without one (sentence or LLM mode) is judged by its text.
+    predicted = None if answer.refused else (answer.answer_span.text if answer.answer_span else text)
+    scores["span_em"], scores["span_f1"] = span_scores(predicted, answers)
+    scores["has_answer_f1"] = scores["span_f1"] if answerable else None
+    scores["no_answer_correct"] = float(answer.refused != answerable)
     return scores
 
 
@@ -95,9 +101,11 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "mrr": avg("rr"),
             f"ndcg@{NDCG_K}": avg(f"ndcg@{NDCG_K}"),
         },
-        "answer": {"accuracy": avg("accuracy"), "f1": avg("f1")},
+        "answer": {"accuracy": avg("accuracy"), "f1": avg("f1"), "span_em": avg("span_em"),
+                   "span_f1": avg("span_f1"), "has_answer_f1": avg("has_answer_f1")},
         "citation": {"precision": avg("citation_precision"), "support": avg("supported")},
-        "refusal": {"recall": avg("refused_correctly"), "false_rate": avg("false_refusal")},
+        "refusal": {"recall": avg("refused_correctly"), "false_rate": avg("false_refusal"),
+                    "no_answer_accuracy": avg("no_answer_correct")},
         "latency_ms": {
             "p50": _r(percentile(latencies, 50), 1),
             "p95": _r(percentile(latencies, 95), 1),

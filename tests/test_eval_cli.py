@@ -45,8 +45,9 @@ def test_cli_eval_on_the_seed_set(tmp_path: Path, citewire_cmd: list[str]) -> No
     assert report["n"] == 6
     assert report["retrieval"]["recall@5"] == 1.0  # the one-article corpus holds every answer
     assert set(report["retrieval"]) == {"recall@1", "recall@5", "recall@10", "mrr", "ndcg@10"}
-    assert set(report["answer"]) == {"accuracy", "f1"} and set(report["citation"]) == {"precision", "support"}
-    assert set(report["refusal"]) == {"recall", "false_rate"}
+    assert set(report["answer"]) == {"accuracy", "f1", "span_em", "span_f1", "has_answer_f1"}
+    assert set(report["citation"]) == {"precision", "support"}
+    assert set(report["refusal"]) == {"recall", "false_rate", "no_answer_accuracy"}
     assert report["refusal"]["recall"] is not None and report["refusal"]["false_rate"] is not None
     assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p95"] <= report["latency_ms"]["max"]
     assert report["counts"]["answerable"] == 4 and report["counts"]["unanswerable"] == 2

@@ -18,7 +18,7 @@ from eval.metrics import strip_citation_markers
 from eval.questions import Question
 from eval.runner import QuestionResult, Report
 from eval.scoring import score_question, summarize
-from rag.types import Answer, Citation, Passage
+from rag.types import Answer, AnswerSpan, Citation, Passage
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 REFUSAL = "The corpus does not say. The closest passages I found are listed below."
@@ -47,6 +47,7 @@ def _results() -> list[QuestionResult]:
         passages=[_passage("p1", "b"), _passage("p2", "a", "Before that, NATO chief Mark Rutte said so."),
                   _passage("p3", "a", "Troops moved north."), _passage("p4", "c")],
         timings={"embed_ms": 10.0, "total_ms": 100.0},
+        answer_span=AnswerSpan("Mark Rutte", "a", 11, 21, 3.0, citation=1, chunk_id="p2"),
     )
     q2 = Question("q2", "How many?", ["10,000"], ["d"])
     a2 = Answer(question=q2.question, text=REFUSAL, refused=True, passages=[_passage("p5", "a"), _passage("p6", "b")],
@@ -74,12 +75,17 @@ def test_per_question_scores() -> None:
     assert r1["citation_precision"] == 0.5  # one of two quotes holds the answer
     assert r1["citation_passage_precision"] == 0.5  # p2's passage does, p3's does not
     assert r1["supported"] == 1.0 and r1["false_refusal"] == 0.0 and r1["refused_correctly"] is None
+    assert (r1["span_em"], r1["span_f1"], r1["has_answer_f1"], r1["no_answer_correct"]) == (1.0, 1.0, 1.0, 1.0)
     # q2: answerable, gold d never retrieved, refused
     assert (r2["recall@10"], r2["rr"], r2["ndcg@10"]) == (0.0, 0.0, 0.0)
     assert (r2["accuracy"], r2["f1"], r2["false_refusal"]) == (0.0, 0.0, 1.0)
     assert r2["citation_precision"] is None and r2["supported"] is None
+    assert (r2["span_em"], r2["span_f1"], r2["has_answer_f1"], r2["no_answer_correct"]) == (0.0, 0.0, 0.0, 0.0)
     # q3/q4: unanswerable: only refusal counts
     assert r3["refused_correctly"] == 1.0 and r4["refused_correctly"] == 0.0
+    # a refusal of an unanswerable question is a perfect span; an answer to one (no span: its text) is 0
+    assert (r3["span_em"], r3["span_f1"], r3["has_answer_f1"], r3["no_answer_correct"]) == (1.0, 1.0, None, 1.0)
+    assert (r4["span_em"], r4["span_f1"], r4["has_answer_f1"], r4["no_answer_correct"]) == (0.0, 0.0, None, 0.0)
     for s in (r3, r4):
         assert s["recall@5"] is None and s["accuracy"] is None and s["supported"] is None and s["false_refusal"] is None
 
@@ -89,9 +95,10 @@ def test_summary_hand_computed() -> None:
     assert s["n"] == 4
     assert s["retrieval"] == {"recall@1": 0.0, "recall@5": 0.5, "recall@10": 0.5, "mrr": 0.25,
                               "ndcg@10": round(1 / math.log2(3) / 2, 4)}
-    assert s["answer"] == {"accuracy": 0.5, "f1": 0.2}  # f1: (0.4 + 0) / 2
+    assert s["answer"] == {"accuracy": 0.5, "f1": 0.2,  # f1: (0.4 + 0) / 2
+                           "span_em": 0.5, "span_f1": 0.5, "has_answer_f1": 0.5}
     assert s["citation"] == {"precision": 0.5, "support": 1.0}  # only q1 was answered
-    assert s["refusal"] == {"recall": 0.5, "false_rate": 0.5}
+    assert s["refusal"] == {"recall": 0.5, "false_rate": 0.5, "no_answer_accuracy": 0.5}
     assert s["latency_ms"] == {"p50": 250.0, "p95": 385.0, "max": 400.0}
     assert s["counts"] == {"answerable": 2, "unanswerable": 2, "with_gold_docs": 2, "answered": 1, "errors": 0}
     assert s["stages_ms"]["embed_ms"] == {"p50": 15.0, "p95": 19.5}
@@ -103,9 +110,9 @@ def test_metrics_without_eligible_questions_are_null_and_errors_are_counted() ->
     s = summarize([r.to_dict() for r in results])
     assert s["n"] == 3 and s["counts"]["errors"] == 1
     assert all(v is None for v in s["retrieval"].values())
-    assert s["answer"] == {"accuracy": None, "f1": None}
+    assert s["answer"] == {"accuracy": None, "f1": None, "span_em": 0.5, "span_f1": 0.5, "has_answer_f1": None}
     assert s["citation"] == {"precision": None, "support": None}
-    assert s["refusal"] == {"recall": 0.5, "false_rate": None}
+    assert s["refusal"] == {"recall": 0.5, "false_rate": None, "no_answer_accuracy": 0.5}
 
 
 def test_write_report_files_and_compare(tmp_path: Path) -> None:

@@ -130,6 +130,7 @@ class LLMAnswerer:
         from llama_index.llms.openai_like import OpenAILike
 
         self.fallback = fallback
+        self.timeout = settings.llm_timeout_s
         self.llm = OpenAILike(
             model=settings.llm_model,
             api_base=settings.llm_url,
@@ -140,6 +141,18 @@ class LLMAnswerer:
             temperature=0.0,
             max_tokens=settings.llm_max_tokens,
         )
+
+    def _failure(self, exc: Exception, started: bool) -> str:
+        """One line saying what went wrong with the LLM endpoint."""
+        where = f"the LLM at {self.llm.api_base}"
+        names = {type(e).__name__ for e in (exc, exc.__cause__, exc.__context__) if e is not None}
+        text = " ".join(str(exc).split())
+        if any("Timeout" in n for n in names) or "timed out" in text.lower():
+            return (f"{where} did not answer within {self.timeout:g} s (CITEWIRE_LLM_TIMEOUT_S); "
+                    "it may be overloaded: try again, or raise the timeout")
+        if started:
+            return f"{where} stopped in the middle of its answer ({text or type(exc).__name__}); ask again"
+        return f"{where} failed: {text or type(exc).__name__}"
 
     def stream(self, query: Query, retrieval: Retrieval) -> Iterator[str | Composition]:
         ranked = retrieval.ranked
@@ -154,7 +167,7 @@ class LLMAnswerer:
                 if delta:
                     yield delta
         except Exception as exc:  # the client raises many transport types; the user needs one line
-            raise LLMError(f"the LLM at {self.llm.api_base} failed: {' '.join(str(exc).split())}") from None
+            raise LLMError(self._failure(exc, bool(reply))) from None
         checked = check_reply(reply, ranked, retrieval.scorer)
         if checked.refused and checked.note == UNSUPPORTED_NOTE and self.fallback is not None:
             result: Composition | None = None

@@ -43,6 +43,13 @@ def _contains(a: ScoredSentence, b: ScoredSentence) -> bool:
     return a.chunk_id == b.chunk_id and a.span.start <= b.span.start and b.span.end <= a.span.end and a != b
 
 
+def with_continuation(scorer: SentenceScorer, s: ScoredSentence) -> ScoredSentence:
+    """``s`` together with the sentences right after it that lean on it ("… allies. He underscored the
+    need for …"): they carry its thought on, and the answer is often in them."""
+    longer = [w for w in scorer.sentences(s.chunk_id) if w.span.start == s.span.start and w.span.end > s.span.end]
+    return max(longer, key=lambda w: w.span.end, default=s)
+
+
 def compose_extractive(
     scorer: SentenceScorer, ranked: list[NodeWithScore], threshold: float, max_sentences: int
 ) -> Composition:
@@ -64,6 +71,7 @@ def compose_extractive(
         if any(_overlaps(s, c) or _overlap(s.span.text, c.span.text) >= _REDUNDANT_OVERLAP for c in chosen):
             continue
         chosen.append(s)
+    chosen = [with_continuation(scorer, s) for s in chosen]
     # Reading order: sentences of one document in document order, documents by their best sentence.
     doc_rank = {}
     for s in chosen:

@@ -355,47 +355,57 @@ def to_fp16_weights(src: Path, dest: Path) -> Path:
 
 
 # ----------------------------------------------------------------------------- dev metrics
-def dev_metrics(reader, dev: list[dict]) -> dict[str, float]:
-    """SQuAD 2.0 metrics of a :class:`rag.reader.model.Reader` on each question's own paragraph."""
+def dev_metrics(reader, dev: list[dict], threshold: float = 0.0) -> dict[str, float]:
+    """SQuAD 2.0 metrics of a :class:`rag.reader.model.Reader` on each question's own paragraph.
+
+    A question is answered when its best span's answerability beats ``threshold`` (and at the
+    threshold that maximises overall F1, reported as ``best_*``).
+    """
     from rag.matching import best_over, exact_match
 
-    has_f1, has_em, diffs, answerable, preds, parts = [], [], [], [], [], []
+    preds, scores, parts = [], [], []
     for q in dev:
         spans = reader.read(q["question"], [q["context"]])[0]
         pred = spans[0] if spans else None
-        text = pred.text if pred else ""
-        golds = q["answers"]
-        answerable.append(bool(golds))
-        diffs.append(pred.answerability if pred else -1e9)
+        preds.append(pred.text if pred else "")
+        scores.append(pred.answerability if pred else -1e9)
         parts.append((pred.margin, pred.answerable_logit) if pred else (-1e9, -1e9))
-        preds.append(text)
-        if golds:
-            has_f1.append(best_over(text, golds))
-            has_em.append(best_over(text, golds, exact_match))
+    answerable = [bool(q["answers"]) for q in dev]
 
-    def overall(threshold: float) -> tuple[float, float]:
+    def at(t: float, only: bool | None = None) -> tuple[float, float]:
         f1s, ems = [], []
-        for q, text, d in zip(dev, preds, diffs, strict=True):
-            said = text if d > threshold else ""
+        for q, text, score, a in zip(dev, preds, scores, answerable, strict=True):
+            if only is not None and a != only:
+                continue
+            said = text if score > t else ""
             f1s.append(best_over(said, q["answers"]))
             ems.append(best_over(said, q["answers"], exact_match))
-        return 100 * float(np.mean(f1s)), 100 * float(np.mean(ems))
+        return 100 * float(np.mean(f1s)) if f1s else float("nan"), 100 * float(np.mean(ems)) if ems else float("nan")
 
-    thresholds = sorted(set(np.quantile(diffs, np.linspace(0.02, 0.98, 49)).tolist()))
-    best_t = max(thresholds, key=lambda t: overall(t)[0])
-    f1_0, em_0 = overall(0.0)
-    f1_b, em_b = overall(best_t)
-    auroc = _auroc(diffs, answerable)
+    has = [(best_over(t, q["answers"]), best_over(t, q["answers"], exact_match))
+           for q, t, a in zip(dev, preds, answerable, strict=True) if a]
+    thresholds = sorted(set(np.quantile(scores, np.linspace(0.02, 0.98, 49)).tolist()))
+    best_t = max(thresholds, key=lambda t: at(t)[0])
+    f1_t, em_t = at(threshold)
+    has_f1_t, has_em_t = at(threshold, only=True)
+    no_t, _ = at(threshold, only=False)
+    f1_b, em_b = at(best_t)
     return {
         "questions": len(dev),
-        "has_answer_f1": 100 * float(np.mean(has_f1)) if has_f1 else float("nan"),
-        "has_answer_em": 100 * float(np.mean(has_em)) if has_em else float("nan"),
-        "f1_at_0": f1_0,
-        "em_at_0": em_0,
+        "answerable": sum(answerable),
+        "unanswerable": len(dev) - sum(answerable),
+        "has_answer_f1": 100 * float(np.mean([f for f, _ in has])) if has else float("nan"),
+        "has_answer_em": 100 * float(np.mean([e for _, e in has])) if has else float("nan"),
+        "threshold": threshold,
+        "f1_at_t": f1_t,
+        "em_at_t": em_t,
+        "has_f1_at_t": has_f1_t,
+        "has_em_at_t": has_em_t,
+        "no_answer_at_t": no_t,
         "best_f1": f1_b,
         "best_em": em_b,
         "best_threshold": best_t,
-        "answerability_auroc": auroc,
+        "answerability_auroc": _auroc(scores, answerable),
         "margin_auroc": _auroc([m for m, _ in parts], answerable),
         "head_auroc": _auroc([h for _, h in parts], answerable),
     }

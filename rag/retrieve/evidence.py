@@ -27,10 +27,25 @@ _SEMANTIC_WEIGHT = 0.65
 _INHERITED_SIMILARITY = 0.85  # an unembedded sentence is assumed a bit less on-topic than its passage
 _MIN_SENTENCE_CHARS = 25
 _CONTEXT_WEIGHT = 0.25
+_MAX_LEAN = 3  # sentences a leaning sentence may reach back for its antecedent
 # A sentence opening with one of these leans on the one before it ("He underscored the need for …").
 _LEANS_BACK = frozenset(
     ["he", "she", "they", "it", "this", "that", "these", "those", "his", "her", "their", "its", "such", "there"]
 )
+
+
+def leans_back(sentence: str) -> bool:
+    """Whether a sentence opens with a word pointing at the one before ("He underscored …", "This plea …")."""
+    return sentence.split(" ", 1)[0].lower().strip("\"“‘'") in _LEANS_BACK
+
+
+def antecedent(spans: list[Span], i: int) -> int:
+    """Index of the first sentence that sentence ``i`` needs to read right: itself, or up to
+    ``_MAX_LEAN`` sentences back while each one leans on the one before it."""
+    first = i
+    while first > 0 and i - first < _MAX_LEAN and leans_back(spans[first].text):
+        first -= 1
+    return first
 
 
 @dataclass
@@ -117,12 +132,13 @@ class SentenceScorer:
             for i, span in enumerate(spans):
                 similarity, embedded = sim * _INHERITED_SIMILARITY, False
                 vector = vectors[i] if vectors is not None else None
-                if i > 0 and span.text.split(" ", 1)[0].lower().strip("\"“") in _LEANS_BACK:
-                    # Quote the antecedent sentence with it, so the answer reads right on its own.
-                    prev = spans[i - 1]
-                    span = Span(text[prev.start - start : span.end - start], prev.start, span.end)
+                first = antecedent(spans, i)
+                if first < i:
+                    # Quote the sentences it leans on with it, so the answer reads right on its own.
+                    lead = spans[first]
+                    span = Span(text[lead.start - start : span.end - start], lead.start, span.end)
                     if vectors is not None:
-                        vector = vectors[i - 1] + vectors[i]
+                        vector = vectors[first : i + 1].sum(axis=0)
                 if vector is not None:  # pooled from the chunk pass: a good first estimate
                     norm = float(np.linalg.norm(vector)) or 1.0
                     similarity = float(np.dot(vector, self.question_vector)) / norm

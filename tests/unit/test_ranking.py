@@ -103,3 +103,14 @@ def test_unit_vectors_of_the_fake_embedder() -> None:
     v = EMB.embed_texts(["ferry fare", "ferry fare", "bakery"])
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0)
     assert abs(float(v[0] @ v[1]) - 1.0) < 1e-6 and float(v[0] @ v[2]) < 0.5
+
+
+def test_a_chain_of_leaning_sentences_reaches_back_to_the_one_that_names_its_subject() -> None:
+    text = "Zelenskyy asked the allies for help. He wants more weapons. This plea moved NATO officials."
+    n = node("plea", text)
+    q = "What moved NATO officials?"
+    scorer = SentenceScorer(q, EMB.embed_query(q), EMB.embed_texts, lambda t: 1.0, budget=4)
+    scorer.score_passages([n.node], [0.5])
+    spans = [s.span.text for s in scorer.sentences(n.node.node_id)]
+    first = "Zelenskyy asked the allies for help."
+    assert spans == [first, f"{first} He wants more weapons.", text]
