@@ -146,42 +146,38 @@ def _f(value: float | None, digits: int = 3) -> str:
 
 # ---------------------------------------------------------------------------- sweep
 def part_sweep(sets: list[str], work: Path, limit: int | None) -> dict[str, Any]:
-    """Answer with the margin off; sweep (margin, evidence floor) per set afterwards."""
+    """Answer with the margin, the floor and the type check off; sweep all three per set afterwards."""
     from eval.questions import load_questions
+    from rag.answer.answer_type import type_agreement
     from rag.engine import Engine
     from rag.query import Query
 
-    rows: dict[str, list[tuple[float, float, bool]]] = {}
+    rows: dict[str, list[tuple[float, float, bool, int]]] = {}
     for name in sets:
-        settings = ensure_store(name, work).with_overrides(reader_margin=-1e9, reader_evidence_floor=-1.0)
+        settings = ensure_store(name, work).with_overrides(reader_margin=-1e9, reader_evidence_floor=-1.0,
+                                                           reader_type_weight=0.0)
         rows[name] = []
         with Engine.open(settings) as engine:
             for q in load_questions(SETS[name][0], limit):
                 answer = engine.ask(Query(q.question, as_of=q.date, mode="reader"))
-                score = answer.answer_span.score if answer.answer_span else -1e9
-                rows[name].append((score, answer.support, q.answerable))
+                span = answer.answer_span
+                rows[name].append((span.score if span else -1e9, answer.support, q.answerable,
+                                   type_agreement(q.question, span.text) if span else 0))
         log(f"{name}: {len(rows[name])} questions read")
-    floors = (0.0, 0.25, 0.30, 0.35, 0.40, 0.45)
-    margins = np.arange(-4.0, 6.01, 0.5)
-    print("\n| margin | floor | " + " | ".join(f"{n} {'false refusals' if _answerable(rows[n]) else 'refusal recall'}"
-                                           for n in sets) + " |")
-    print("|---|---|" + "---|" * len(sets))
-    for floor in floors:
-        for t in margins:
-            cells = []
-            for n in sets:
-                refused = [(s < t or sup < floor) for s, sup, _ in rows[n]]
-                answerable = [a for _, _, a in rows[n]]
-                ans = [r for r, a in zip(refused, answerable, strict=True) if a]
-                un = [r for r, a in zip(refused, answerable, strict=True) if not a]
-                cells.append(f"{np.mean(ans):.3f} / {np.mean(un):.3f}" if ans and un
-                             else f"{np.mean(ans or un):.3f}")
-            print(f"| {t:.1f} | {floor:.2f} | " + " | ".join(cells) + " |")
+    print("\nrefusal recall on unanswerable questions / false refusals on answerable ones\n")
+    print("| type weight | floor | margin | " + " | ".join(sets) + " |")
+    print("|---|---|---|" + "---|" * len(sets))
+    for weight in (0.0, 1.0, 2.0):
+        for floor in (0.25, 0.30, 0.35):
+            for t in np.arange(-3.0, 5.01, 0.5):
+                cells = []
+                for n in sets:
+                    refused = [(s + weight * ty < t or sup < floor) for s, sup, _, ty in rows[n]]
+                    ans = [r for r, (_, _, a, _) in zip(refused, rows[n], strict=True) if a]
+                    un = [r for r, (_, _, a, _) in zip(refused, rows[n], strict=True) if not a]
+                    cells.append(" / ".join(f"{np.mean(x):.3f}" if x else "–" for x in (un, ans)))
+                print(f"| {weight:.0f} | {floor:.2f} | {t:.1f} | " + " | ".join(cells) + " |")
     return {"rows": {n: rows[n] for n in sets}}
-
-
-def _answerable(rows: list[tuple[float, float, bool]]) -> bool:
-    return all(a for _, _, a in rows)
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from typing import Any
 
 from llama_index.core.schema import NodeWithScore
 
-from rag.answer import ANSWERERS, MODES, Answerer, Composition, default_mode
+from rag.answer import MODES, Answerer, Composition, build_answerer, default_mode
 from rag.answer.citations import published_of
 from rag.embedding import Embedder
 from rag.errors import QuestionError
@@ -145,8 +145,7 @@ class Engine:
         """The answerer of ``mode``, built on first use and kept (builders may ask for others: re-entrant)."""
         with self._answerers_lock:
             if mode not in self._answerers:
-                build, _ = ANSWERERS[mode]
-                self._answerers[mode] = build(self.settings, self.answerer)
+                self._answerers[mode] = build_answerer(mode, self.settings, self.answerer)
             return self._answerers[mode]
 
 

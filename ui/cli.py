@@ -32,7 +32,7 @@ FORMATS = ".txt .md (with an optional --- front-matter header: title, date, sour
 # importing the registries here would load the model stack for every `citewire --help`).
 MODES = {
     "reader": "the trained reader's exact answer, its sentence quoted, sources compared (default)",
-    "sentence": "the best-supported sentences, quoted",
+    "sentence": "the best-supported sentences, quoted (no reader model)",
     "llm": "an OpenAI-compatible LLM's answer, every sentence checked against its citation "
            "(default when --llm-url and --llm-model are set)",
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from llama_index.core.llms import ChatMessage, MessageRole
@@ -124,12 +124,12 @@ class LLMAnswerer:
     reader's, by default), with a note saying so: the reader gets an answer, never an unchecked one.
     """
 
-    def __init__(self, settings: Settings, fallback: Answerer | None = None) -> None:
+    def __init__(self, settings: Settings, answerer: Callable[[str], Answerer] | None = None) -> None:
         if not settings.llm_url or not settings.llm_model:
             raise LLMError("LLM mode needs --llm-url and --llm-model (or CITEWIRE_LLM_URL / CITEWIRE_LLM_MODEL)")
         from llama_index.llms.openai_like import OpenAILike
 
-        self.fallback = fallback
+        self.fallback = answerer("reader") if answerer is not None else None
         self.timeout = settings.llm_timeout_s
         self.llm = OpenAILike(
             model=settings.llm_model,

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from llama_index.core.schema import NodeWithScore
 
 from rag.answer.agreement import Reading, compare_sources
+from rag.answer.answer_type import type_agreement
 from rag.answer.base import Composition, pieces, refusal
 from rag.answer.citations import citation_at, support_of
 from rag.reader.model import Reader, SpanPrediction, shipped_reader
@@ -52,6 +53,7 @@ class Found:
     start: int  # document offsets of the span
     end: int
     sentence: Span  # the quoted sentence (with its antecedent when it leans on it)
+    score: float  # answerability, with the answer-type check's vote
 
     @property
     def doc_id(self) -> str:
@@ -61,11 +63,12 @@ class Found:
 class ReaderAnswerer:
     """Answers with the reader's best span, its sentence, and how the sources compare."""
 
-    def __init__(self, settings: Settings, reader: Reader | None = None) -> None:
+    def __init__(self, settings: Settings, answerer: object = None, reader: Reader | None = None) -> None:
         self.reader = reader or shipped_reader()
         self.passages = settings.reader_passages
         self.margin = settings.reader_margin
         self.evidence_floor = settings.reader_evidence_floor
+        self.type_weight = settings.reader_type_weight
 
     def stream(self, query: Query, retrieval: Retrieval) -> Iterator[str | Composition]:
         result = self.compose(query, retrieval)
@@ -87,8 +90,9 @@ class ReaderAnswerer:
                 continue
             base = int(node.node.metadata.get("start", 0))
             start, end = base + pred.start, base + pred.end
-            found.append(Found(node, pred, start, end, holding_sentence(retrieval.scorer, node, start, end)))
-        found.sort(key=lambda f: f.prediction.answerability, reverse=True)
+            score = pred.answerability + self.type_weight * type_agreement(retrieval.query.question, pred.text)
+            found.append(Found(node, pred, start, end, holding_sentence(retrieval.scorer, node, start, end), score))
+        found.sort(key=lambda f: f.score, reverse=True)
         return found
 
     def compose(self, query: Query, retrieval: Retrieval) -> Composition:
@@ -96,21 +100,21 @@ class ReaderAnswerer:
         if support < self.evidence_floor:
             return refusal(support, note="no passage is close to the question")
         found = self.read(retrieval)
-        if not found or found[0].prediction.answerability < self.margin:
-            score = found[0].prediction.answerability if found else float("-inf")
+        if not found or found[0].score < self.margin:
+            score = found[0].score if found else float("-inf")
             log.debug("reader refuses: best answerability %.2f < margin %.2f", score, self.margin)
             return refusal(support, note="the closest passages do not answer the question")
         best = found[0]
-        citations = [citation_at(1, best.sentence, best.prediction.answerability, best.node)]
+        citations = [citation_at(1, best.sentence, best.score, best.node)]
         span = AnswerSpan(
             text=best.prediction.text, doc_id=best.doc_id, start=best.start, end=best.end,
-            score=round(best.prediction.answerability, 4), citation=1, chunk_id=best.node.node.node_id,
+            score=round(best.score, 4), citation=1, chunk_id=best.node.node.node_id,
         )
         lines = [headline(best.prediction.text), f"“{best.sentence.text}” [1]"]
-        confident = [f for f in found if f.prediction.answerability >= self.margin]
+        confident = [f for f in found if f.score >= self.margin]
         agreement = compare_sources(
             query.question,
-            [Reading(f.doc_id, f.prediction.text, f.node, f.sentence, f.prediction.answerability) for f in confident],
+            [Reading(f.doc_id, f.prediction.text, f.node, f.sentence, f.score) for f in confident],
             citations,
         )
         if agreement is not None:

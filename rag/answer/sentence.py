@@ -89,7 +89,7 @@ def compose_extractive(
 class SentenceAnswerer:
     """The ``sentence`` mode: the best-supported sentences, verbatim and cited (no reader model)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, answerer: object = None) -> None:
         self.threshold = settings.refusal_threshold
         self.max_sentences = settings.answer_sentences
 

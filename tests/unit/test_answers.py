@@ -150,3 +150,19 @@ def test_llm_sentences_need_a_marker_pointing_at_a_passage_that_shares_their_wor
     assert nothing.refused and "supported" in nothing.note
     said_no = check_reply("The corpus does not say.", r.ranked, r.scorer)
     assert said_no.refused and "do not answer" in said_no.note
+
+
+def test_answer_type_agreement() -> None:
+    from rag.answer.answer_type import type_agreement, wanted_kind
+
+    assert wanted_kind("How many troops were sent?") == "number"
+    assert wanted_kind("When did the oil crisis begin?") == "date"
+    assert wanted_kind("Who won the marathon?") == "person"
+    assert wanted_kind("What did NATO say?") is None
+    assert type_agreement("How many troops were sent?", "over 10,000") == 1
+    assert type_agreement("How many troops were sent?", "twelve battalions") == 1
+    assert type_agreement("How many troops were sent?", "South Korean intelligence") == -1
+    assert type_agreement("When did it begin?", "October 1973") == 1
+    assert type_agreement("When did it begin?", "the embargo") == -1
+    assert type_agreement("Who won?", "Kenji Watanabe") == 1 and type_agreement("Who won?", "the champion") == -1
+    assert type_agreement("What did NATO say?", "anything") == 0

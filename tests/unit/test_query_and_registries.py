@@ -29,6 +29,8 @@ def test_query_is_checked_once_with_one_line_errors() -> None:
 
 def test_the_cli_lists_exactly_the_registered_modes_and_retrievers() -> None:
     assert list(cli.MODES) == list(MODES) == list(ANSWERERS)
+    for mode, (_, help_text) in ANSWERERS.items():
+        assert help_text in cli.MODES[mode]
     assert list(cli.RETRIEVERS) == list(RETRIEVERS)
     assert [k.value for k in RetrieverKind] == list(RETRIEVERS)
     for name, spec in RETRIEVERS.items():
