@@ -81,7 +81,7 @@ def parse_request(body: bytes) -> dict[str, Any]:
     return data
 
 
-def _authorized(request: Request, auth: tuple[str, str]) -> bool:
+def authorized(request: Request, auth: tuple[str, str]) -> bool:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic":
@@ -118,7 +118,7 @@ def add_json_api(app: FastAPI, corpora: Corpora, auth: tuple[str, str] | None = 
 
     @app.post("/api/ask", summary="Answer a question with citations (Answer.to_dict() JSON)")
     async def api_ask(request: Request) -> JSONResponse:
-        if auth is not None and not _authorized(request, auth):
+        if auth is not None and not authorized(request, auth):
             return error(401, "authentication required (HTTP Basic, the --auth user:password)",
                          {"WWW-Authenticate": 'Basic realm="citewire"'})
         body = await request.body()

@@ -5,7 +5,8 @@ One FastAPI app serves:
 * ``/``: the Gradio UI (Chat and Corpus tabs); its API endpoints, for ``gradio_client``:
   ``/chat`` (the chat: returns the answer with its Sources as HTML; keeps the conversation per
   client session) and ``/ask`` (returns ``Answer.to_dict()``);
-* ``POST /api/ask``: plain JSON in and out (see :mod:`ui.api`).
+* ``POST /api/ask``: plain JSON in and out (see :mod:`ui.api`);
+* ``POST /api/documents``: push articles in (see :mod:`ui.documents_api`).
 
 The app uses ONE engine (one embedded store, whose lock it holds) for chat, uploads and deletes.
 """
@@ -19,10 +20,11 @@ from rag.answer import MODES, default_mode
 from rag.engine import Engine
 from rag.errors import CitewireError
 from rag.settings import Settings
-from ui.api import add_json_api
+from ui.api import add_json_api, authorized
 from ui.chat import make_ask_fn, make_chat_fn
 from ui.corpora import Corpora
 from ui.corpus_tab import build_corpus_tab
+from ui.documents_api import add_documents_api
 
 CHAT_CONCURRENCY = 4  # questions answered at once; more wait in Gradio's queue (the engine is CPU-bound)
 EXAMPLES = [
@@ -131,6 +133,8 @@ def build_app(engine: Engine, settings: Settings | None = None, auth: tuple[str,
     corpora = Corpora(engine)
     app = FastAPI(title="citewire", description="Cited answers over a corpus of news articles.")
     add_json_api(app, corpora, auth)
+    add_documents_api(app, corpora, lambda request: auth is None or authorized(request, auth),
+                      settings.max_upload_mb * 2**20)
     return gr.mount_gradio_app(
         app,
         build_blocks(corpora, settings),
