@@ -144,7 +144,7 @@ def read_documents(path: Path) -> list:
 
 def chunk_texts(chunker, docs: Sequence, signature: str) -> tuple[list[str], list[str]]:
     """citewire's embed texts (title + passage) of every chunk of ``docs``, and each chunk's doc id."""
-    from ingest.pipeline import content_hash
+    from ingest.encoder import content_hash
 
     texts: list[str] = []
     doc_ids: list[str] = []

