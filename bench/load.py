@@ -16,6 +16,10 @@ Then, after a warm-up:
 Both phases ask the same questions, so the report compares load with the baseline of this same
 run: throughput (answers/s), latency p50/p95/max, errors (any non-200 answer or transport error:
 must be 0), and the ratios. The server is stopped at the end, whatever happened.
+
+``--replicas N`` starts N ``citewire serve`` processes on one Chroma server (a fresh ``chroma run``
+holding the sample unless ``--chroma-url`` is given) and adds a third phase: the same clients
+spread over all replicas, against the load on one replica of this run.
 """
 
 from __future__ import annotations
@@ -157,7 +161,9 @@ def ask(client: httpx.Client, url: str, question: str, phase: Phase, lock: threa
             phase.refused += bool(body.get("refused"))
 
 
-def run_phase(url: str, name: str, clients: int, seconds: float, max_requests: int) -> Phase:
+def run_phase(url: str | list[str], name: str, clients: int, seconds: float, max_requests: int) -> Phase:
+    """``clients`` threads asking in a loop; with several URLs, client k asks replica k mod N."""
+    urls = [url] if isinstance(url, str) else url
     phase = Phase(name, clients)
     lock = threading.Lock()
     budget = iter(range(max_requests))
@@ -170,7 +176,7 @@ def run_phase(url: str, name: str, clients: int, seconds: float, max_requests: i
                 with lock:
                     if next(budget, None) is None:
                         return
-                ask(client, url, QUESTIONS[i % len(QUESTIONS)], phase, lock)
+                ask(client, urls[offset % len(urls)], QUESTIONS[i % len(QUESTIONS)], phase, lock)
                 i += 1
 
     started = time.monotonic()
@@ -193,6 +199,28 @@ def prepare_store(work: Path, env: dict[str, str]) -> list[str]:
     return ["--store", str(store)]
 
 
+def start_chroma(work: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """A fresh ``chroma run`` on loopback holding the sample corpus (collection ``news``)."""
+    port = free_port()
+    url = f"http://{HOST}:{port}"
+    chroma = Path(sys.executable).parent / "chroma"
+    proc = subprocess.Popen([str(chroma), "run", "--path", str(work / "chroma"), "--host", HOST, "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/api/v2/heartbeat", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    got = subprocess.run([*citewire_cmd(), "ingest", str(SAMPLE), "--chroma-url", url, "-q"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=False)
+    if got.returncode != 0:
+        proc.kill()
+        raise SystemExit(f"ingest into the Chroma server failed: {got.stderr[-2000:]}")
+    return proc, url
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--store", type=Path, help="an existing embedded store (default: a temporary one with the sample)")
@@ -202,6 +230,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=30.0, help="length of the load phase")
     ap.add_argument("--max-requests", type=int, default=3000, help="cap on requests sent in the load phase")
     ap.add_argument("--baseline-seconds", type=float, default=15.0)
+    ap.add_argument("--replicas", type=int, default=1, help="citewire serve processes sharing one Chroma server")
     ap.add_argument("--json-out", type=Path, help="also write the results here as JSON")
     args = ap.parse_args()
 
@@ -209,8 +238,12 @@ def main() -> int:
         raise SystemExit("--chroma-url must be a loopback address for this benchmark")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "GRADIO_ANALYTICS_ENABLED": "False"}
     env = {k: v for k, v in env.items() if not k.startswith("CITEWIRE_")}  # only the flags below count
+    chroma = None
     with tempfile.TemporaryDirectory(prefix="citewire-load-") as tmp:
-        if args.chroma_url:
+        if args.replicas > 1 and not args.chroma_url:
+            chroma, chroma_url = start_chroma(Path(tmp), env)
+            store_args = ["--chroma-url", chroma_url]
+        elif args.chroma_url:
             store_args = ["--chroma-url", args.chroma_url]
         elif args.store:
             store_args = ["--store", str(args.store)]
@@ -220,9 +253,11 @@ def main() -> int:
             store_args += ["--collection", args.collection]
 
         server = Server(store_args, env)
+        replicas = [server, *(Server(store_args, env) for _ in range(args.replicas - 1))]
+        spread = None
         try:
-            log(f"starting citewire serve {' '.join(store_args)} at {server.url}")
-            ready_s = server.wait_ready()
+            log(f"starting {len(replicas)} × citewire serve {' '.join(store_args)} at {server.url} …")
+            ready_s = max(r.wait_ready() for r in replicas)
             log(f"ready after {ready_s:.1f}s (server log: {server.log_path})")
             url = server.url + "/api/ask"
             warm = run_phase(url, "warm-up", 1, 3600, len(QUESTIONS))
@@ -236,8 +271,16 @@ def main() -> int:
             rss_before = rss_mb(server.proc.pid)
             load = run_phase(url, "load", args.clients, args.seconds, args.max_requests)
             rss_after = rss_mb(server.proc.pid)
+            if len(replicas) > 1:
+                urls = [r.url + "/api/ask" for r in replicas]
+                run_phase(urls, "warm-up", len(urls), 3600, len(QUESTIONS) * len(urls))
+                log(f"load over {len(replicas)} replicas: {args.clients} clients for {args.seconds:.0f}s")
+                spread = run_phase(urls, f"load×{len(replicas)}", args.clients, args.seconds, args.max_requests)
         finally:
-            server.stop()
+            for r in replicas:
+                r.stop()
+            if chroma is not None:
+                chroma.kill()
 
     b, lo = baseline.summary(), load.summary()
     result = {
@@ -253,12 +296,16 @@ def main() -> int:
             "p50_load_over_baseline": round(lo["p50_ms"] / b["p50_ms"], 2) if b["p50_ms"] else None,
             "p95_load_over_baseline": round(lo["p95_ms"] / b["p95_ms"], 2) if b["p95_ms"] else None,
         },
-        "error_examples": load.errors[:5] + baseline.errors[:5],
+        "error_examples": load.errors[:5] + baseline.errors[:5] + (spread.errors[:5] if spread else []),
     }
+    if spread is not None:
+        result["replicas"] = spread.summary()
+        result["ratios"]["throughput_replicas_over_one"] = (
+            round(spread.summary()["throughput_rps"] / lo["throughput_rps"], 2) if lo["throughput_rps"] else None)
     print()
     print(f"{'phase':<9} {'clients':>7} {'requests':>8} {'errors':>6} {'ans/s':>7} {'p50 ms':>8} {'p95 ms':>8} "
           f"{'max ms':>8}")
-    for row in (b, lo):
+    for row in (b, lo, *([spread.summary()] if spread else [])):
         print(f"{row['phase']:<9} {row['clients']:>7} {row['requests']:>8} {row['errors']:>6} "
               f"{row['throughput_rps']:>7.2f} {row['p50_ms']:>8.0f} {row['p95_ms']:>8.0f} {row['max_ms']:>8.0f}")
     r = result["ratios"]
@@ -269,7 +316,9 @@ def main() -> int:
         print(f"error: {e}")
     if args.json_out:
         args.json_out.write_text(json.dumps(result, indent=2))
-    return 1 if (load.errors or baseline.errors) else 0
+    if spread is not None:
+        print(f"{len(replicas)} replicas / 1 replica, same clients: throughput ×{r['throughput_replicas_over_one']}")
+    return 1 if (load.errors or baseline.errors or (spread and spread.errors)) else 0
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ class Engine:
         self.store = store
         self.settings = settings
         self.embedder = embedder or Embedder.from_settings(settings)
-        self.lexical = LexicalIndex(store)
+        self.lexical = LexicalIndex(store, settings.bm25_sync_rebuild_max)
         self.lexical.refresh()
         self.pipeline = RetrievalPipeline(store, settings, self.embedder, self.lexical)
         self._answerers: dict[str, Answerer] = {}

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     # --- retrieval ---------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50, description="Passages returned with an answer.")
     candidates: int = Field(40, ge=1, description="Candidates each retriever contributes before fusion.")
+    bm25_sync_rebuild_max: int = Field(
+        20_000, ge=0,
+        description="Past this many chunks, a changed store's BM25 index is rebuilt in the background.",
+    )
     reranker_model: str = Field("", description="Cross-encoder name or path; empty means evidence reranking only.")
     recency_weight: float = Field(
         0.35, ge=0, description="How strongly time words ('this week', 'latest') favour recent articles."

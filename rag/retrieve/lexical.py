@@ -47,8 +47,11 @@ class PositiveBM25Retriever(BM25Retriever):
 class LexicalIndex:
     """A store's BM25 index, kept in step with the store's revision."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, sync_rebuild_max: int = 20_000) -> None:
         self.store = store
+        self.sync_rebuild_max = sync_rebuild_max
+        self._background: threading.Thread | None = None
+        self._background_lock = threading.Lock()
         self.path: Path = store.bm25_dir
         self._retriever: PositiveBM25Retriever | None = None
         self._published = np.zeros(0, dtype=np.int64)  # per corpus entry, 0 when undated
@@ -59,9 +62,18 @@ class LexicalIndex:
 
     # ------------------------------------------------------------------ freshness
     def refresh(self, force: bool = False) -> None:
-        """Load or rebuild the index when the store has changed since it was built."""
+        """Load or rebuild the index when the store has changed since it was built.
+
+        A small index is rebuilt there and then. A large one (more than ``sync_rebuild_max``
+        chunks) is rebuilt in a background thread while questions keep using the previous one,
+        so a push of one article does not stall every replica's next question for the length of
+        a rebuild; dense retrieval, which reads Chroma directly, sees the new article at once.
+        """
         current = self.store.revision()
         if not force and self._retriever is not None and self._revision == current:
+            return
+        if not force and self._retriever is not None and self.size > self.sync_rebuild_max:
+            self._refresh_in_background(current)
             return
         with self._lock:
             if not force and self._retriever is not None and self._revision == current:
@@ -69,6 +81,21 @@ class LexicalIndex:
             if not force and self._load(current):
                 return
             self._build(current)
+
+    def _refresh_in_background(self, revision: str) -> None:
+        with self._background_lock:
+            if self._background is not None and self._background.is_alive():
+                return
+
+            def rebuild() -> None:  # builds aside; only the final swap of attributes touches what queries use
+                try:
+                    if self._revision != revision and not self._load(revision):
+                        self._build(revision)
+                except Exception as exc:  # the old index keeps answering; the next question tries again
+                    log.warning("background BM25 rebuild failed: %s", exc)
+
+            self._background = threading.Thread(target=rebuild, name="citewire-bm25-rebuild", daemon=True)
+            self._background.start()
 
     def _load(self, revision: str) -> bool:
         marker = self.path / _REVISION_FILE
