@@ -1,6 +1,7 @@
 """Ingest throughput: citewire against the LlamaIndex starter pipeline and the raw encode ceiling.
 
     .venv/bin/python bench/ingest.py [--corpus PATH] [--limit N] [--variants] [--variant-chunks N]
+    .venv/bin/python bench/ingest.py --ray [--limit N]      # see bench/ray_ingest_bench.py
 
 On a news corpus (default ../shared/eval/realtimeqa/corpus.jsonl, one article a line) it runs
 
@@ -539,6 +540,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant-rounds", type=int, default=4)
     parser.add_argument("--questions", type=int, default=100, help="squad-v2 questions for recall@5")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ray", action="store_true",
+                        help="instead: local ingest vs a loopback Ray cluster of 1 and 2 single-CPU nodes")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s", datefmt="%H:%M:%S",
@@ -552,6 +555,14 @@ def main(argv: list[str] | None = None) -> int:
 
     log.info("torch threads %d, cores %d, load %.1f", torch.get_num_threads(), os.cpu_count() or 0,
              os.getloadavg()[0])
+    if args.ray:
+        from ray_ingest_bench import run as run_ray
+
+        with tempfile.TemporaryDirectory(prefix="citewire-bench-ingest-") as tmp:
+            corpus = corpus_subset(args.corpus.resolve(), args.limit, Path(tmp))
+            n = sum(1 for line in corpus.read_text().splitlines() if line.strip())
+            run_ray(corpus, n, log.info)
+        return 0
     with tempfile.TemporaryDirectory(prefix="citewire-bench-ingest-") as tmp:
         work = Path(tmp)
         corpus = corpus_subset(args.corpus.resolve(), args.limit, work)
