@@ -56,11 +56,14 @@ def test_chat_shows_a_streamed_cited_answer(page, tmp_path) -> None:
         assert page.get_by_text(example).first.is_visible()
     message = ask(page, "What did Zelenskyy ask Ukraine's allies to provide?")
     answer = message.locator(".cw-answer")
-    assert "advanced weaponry" in answer.inner_text()
+    assert answer.locator(".cw-headline").inner_text().startswith("Advanced weaponry")  # the answer first
     assert answer.locator("sup.cw-ref").first.inner_text() == "[1]"
     source = message.locator(".cw-source").first
     assert source.locator(".cw-docid").inner_text() == SEED_DOC
     assert "advanced weaponry" in source.locator("blockquote mark").inner_text()
+    span = source.locator("blockquote mark strong.cw-span")  # the answer's own words, inside the quote
+    assert span.is_visible() and span.inner_text().startswith("advanced weaponry")
+    assert "answered by: reader" in message.locator(".cw-footer").inner_text()
     shot = tmp_path / "screenshot-chat.png"
     page.screenshot(path=str(shot))
     if os.environ.get("CITEWIRE_UPDATE_SCREENSHOT"):  # refresh the README's picture on request only
