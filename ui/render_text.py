@@ -24,4 +24,5 @@ def render_answer(answer: Answer, width: int = 100) -> str:
         for p in answer.passages[:3]:
             lines.append(f"- {p.title or p.doc_id}" + (f" ({p.published})" if p.published else ""))
             lines.append(textwrap.indent(textwrap.fill(textwrap.shorten(p.text, 240), width - 4), "    "))
+    lines.append(f"\nanswered by: {answer.mode}")
     return "\n".join(lines)
