@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=30)
     parser.add_argument("--url", help="an OpenAI-compatible endpoint already running (…/v1)")
     parser.add_argument("--model", default="smollm2-135m-instruct")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/citewire-bench-reader"))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/citewire-bench"))
     args = parser.parse_args()
 
     from reader import ensure_store  # bench/reader.py: the same cached RealTime QA store

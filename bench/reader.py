@@ -85,7 +85,7 @@ def part_alone(limit: int | None) -> dict[str, Any]:
 def store_settings(name: str, work: Path) -> Any:
     from rag.settings import Settings
 
-    return Settings(store_dir=work / name, collection="bench")
+    return Settings(store_dir=work / name / "citewire", collection="bench")  # bench/retrieval.py's store too
 
 
 def ensure_store(name: str, work: Path) -> Any:
@@ -95,13 +95,13 @@ def ensure_store(name: str, work: Path) -> Any:
 
     settings = store_settings(name, work)
     _, corpus = SETS[name]
-    done = work / f"{name}.done"
+    done = work / name / "citewire.done"
     if done.exists():
         return settings
     if name == "realtimeqa-unanswerable":
         full = ensure_store("realtimeqa", work)
         shutil.rmtree(settings.store_dir, ignore_errors=True)
-        shutil.copytree(full.store_dir, settings.store_dir)
+        shutil.copytree(full.store_dir, settings.store_dir, ignore=shutil.ignore_patterns(".citewire.lock"))
         keep = {json.loads(line)["id"] for line in corpus.read_text().splitlines() if line.strip()}
         with Store.open(settings) as store:
             gone = [d.doc_id for d in store.list_documents() if d.doc_id not in keep]
@@ -110,6 +110,7 @@ def ensure_store(name: str, work: Path) -> Any:
         log(f"{name}: copied the realtimeqa store and removed {len(gone)} articles")
     else:
         log(f"{name}: ingesting {corpus}")
+        settings.store_dir.parent.mkdir(parents=True, exist_ok=True)
         ingest_paths([corpus], settings, progress=True)
     done.write_text("ok")
     return settings
@@ -146,38 +147,91 @@ def _f(value: float | None, digits: int = 3) -> str:
 
 # ---------------------------------------------------------------------------- sweep
 def part_sweep(sets: list[str], work: Path, limit: int | None) -> dict[str, Any]:
-    """Answer with the margin, the floor and the type check off; sweep all three per set afterwards."""
+    """Read every question once, keep every candidate span's scores; then simulate the refusal rule.
+
+    Per question: the evidence of its best sentence (``support``, for the floor) and, per read
+    passage, the reader's span with its answerability, the answer-type vote and the evidence of the
+    sentence holding it. Each setting of (type weight, sentence weight, floor, margin) then picks
+    the best span and refuses or not exactly as :class:`rag.answer.reader.ReaderAnswerer` does.
+    """
+    from eval.metrics import contains_answer
     from eval.questions import load_questions
-    from rag.answer.answer_type import type_agreement
     from rag.engine import Engine
     from rag.query import Query
 
-    rows: dict[str, list[tuple[float, float, bool, int]]] = {}
+    data: dict[str, list[dict[str, Any]]] = {}
     for name in sets:
-        settings = ensure_store(name, work).with_overrides(reader_margin=-1e9, reader_evidence_floor=-1.0,
-                                                           reader_type_weight=0.0)
-        rows[name] = []
+        settings = ensure_store(name, work)
+        data[name] = []
         with Engine.open(settings) as engine:
+            answerer = engine.answerer("reader")
             for q in load_questions(SETS[name][0], limit):
-                answer = engine.ask(Query(q.question, as_of=q.date, mode="reader"))
-                span = answer.answer_span
-                rows[name].append((span.score if span else -1e9, answer.support, q.answerable,
-                                   type_agreement(q.question, span.text) if span else 0))
-        log(f"{name}: {len(rows[name])} questions read")
-    print("\nrefusal recall on unanswerable questions / false refusals on answerable ones\n")
-    print("| type weight | floor | margin | " + " | ".join(sets) + " |")
-    print("|---|---|---|" + "---|" * len(sets))
-    for weight in (0.0, 1.0, 2.0):
-        for floor in (0.25, 0.30, 0.35):
-            for t in np.arange(-3.0, 5.01, 0.5):
-                cells = []
-                for n in sets:
-                    refused = [(s + weight * ty < t or sup < floor) for s, sup, _, ty in rows[n]]
-                    ans = [r for r, (_, _, a, _) in zip(refused, rows[n], strict=True) if a]
-                    un = [r for r, (_, _, a, _) in zip(refused, rows[n], strict=True) if not a]
-                    cells.append(" / ".join(f"{np.mean(x):.3f}" if x else "–" for x in (un, ans)))
-                print(f"| {weight:.0f} | {floor:.2f} | {t:.1f} | " + " | ".join(cells) + " |")
-    return {"rows": {n: rows[n] for n in sets}}
+                retrieval = engine.retrieval(Query(q.question, as_of=q.date))
+                from rag.answer.citations import support_of
+
+                support, _ = support_of(retrieval.scorer, retrieval.ranked)
+                cands = [(f.prediction.answerability, f.kind, f.evidence,
+                          bool(q.answers) and contains_answer(f.prediction.text, q.answers))
+                         for f in answerer.read(retrieval)]
+                data[name].append({"support": support, "answerable": q.answerable, "cands": cands})
+        log(f"{name}: {len(data[name])} questions read")
+
+    def simulate(rows: list[dict[str, Any]], tw: float, sw: float, floor: float, margin: float) -> dict[str, float]:
+        refused, correct, answerable = [], [], []
+        for r in rows:
+            best = max(r["cands"], key=lambda c: c[0] + tw * c[1] + sw * c[2], default=None)
+            no = r["support"] < floor or best is None or best[0] + tw * best[1] + sw * best[2] < margin
+            refused.append(no)
+            answerable.append(r["answerable"])
+            correct.append(bool(not no and best and best[3]))
+        ans = [i for i, a in enumerate(answerable) if a]
+        un = [i for i, a in enumerate(answerable) if not a]
+        return {"recall": float(np.mean([refused[i] for i in un])) if un else float("nan"),
+                "false": float(np.mean([refused[i] for i in ans])) if ans else float("nan"),
+                "accuracy": float(np.mean([correct[i] for i in ans])) if ans else float("nan")}
+
+    answerable_sets = [n for n in sets if any(r["answerable"] for r in data[n])]
+    results = []
+    for tw in (0.0, 0.5, 1.0, 2.0):
+        for sw in (0.0, 2.0, 4.0, 8.0):
+            for floor in (0.20, 0.25, 0.30, 0.35, 0.40):
+                for margin in np.arange(-8.0, 4.01, 0.25):
+                    m = {n: simulate(data[n], tw, sw, floor, float(margin)) for n in sets}
+                    ok = all(m[n]["false"] <= 0.10 for n in answerable_sets)
+                    recalls = [m[n]["recall"] for n in sets if not np.isnan(m[n]["recall"])]
+                    accs = [m[n]["accuracy"] for n in answerable_sets]
+                    score = float(np.mean(recalls)) + float(np.mean(accs))
+                    results.append((ok, score, tw, sw, floor, float(margin), m))
+    results.sort(key=lambda r: (r[0], r[1]), reverse=True)
+    print("\nbest settings (false refusals ≤ 0.10 on every answerable set), per set: "
+          "refusal recall / false refusals / accuracy\n")
+    print("| type w | sentence w | floor | margin | " + " | ".join(sets) + " |")
+    print("|---|---|---|---|" + "---|" * len(sets))
+    for ok, _, tw, sw, floor, margin, m in results[:12]:
+        cells = [" / ".join("–" if np.isnan(m[n][k]) else f"{m[n][k]:.3f}" for k in ("recall", "false", "accuracy"))
+                 for n in sets]
+        print(f"| {tw:g} | {sw:g} | {floor:.2f} | {margin:.2f} | " + " | ".join(cells) + (" |" if ok else " | ✗"))
+    print("\nwhat each signal adds: the best setting for each pair of weights\n")
+    print("| type w | sentence w | floor | margin | " + " | ".join(sets) + " |")
+    print("|---|---|---|---|" + "---|" * len(sets))
+    shown: set[tuple[float, float]] = set()
+    for ok, _, tw, sw, floor, margin, m in results:
+        if (tw, sw) in shown or not ok:
+            continue
+        shown.add((tw, sw))
+        cells = [" / ".join("–" if np.isnan(m[n][k]) else f"{m[n][k]:.3f}" for k in ("recall", "false", "accuracy"))
+                 for n in sets]
+        print(f"| {tw:g} | {sw:g} | {floor:.2f} | {margin:.2f} | " + " | ".join(cells) + " |")
+    ok, _, tw, sw, floor, _, _ = results[0]
+    print(f"\nthe margin sweep at type weight {tw:g}, sentence weight {sw:g}, floor {floor:.2f}:\n")
+    print("| margin | " + " | ".join(sets) + " |")
+    print("|---|" + "---|" * len(sets))
+    for margin in np.arange(-8.0, 4.01, 1.0):
+        m = {n: simulate(data[n], tw, sw, floor, float(margin)) for n in sets}
+        cells = [" / ".join("–" if np.isnan(m[n][k]) else f"{m[n][k]:.3f}" for k in ("recall", "false", "accuracy"))
+                 for n in sets]
+        print(f"| {margin:.2f} | " + " | ".join(cells) + " |")
+    return {"best": results[0][2:6], "data": data}
 
 
 def main() -> None:
@@ -185,7 +239,7 @@ def main() -> None:
     parser.add_argument("--part", choices=["alone", "e2e", "sweep", "all"], default="all")
     parser.add_argument("--set", action="append", choices=sorted(SETS),
                         help="sets for e2e/sweep (default: squad-v2, realtimeqa, realtimeqa-unanswerable, seed)")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/citewire-bench-reader"))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/citewire-bench"))
     parser.add_argument("--limit", type=int, help="only the first N questions of each set")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args()

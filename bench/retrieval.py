@@ -12,7 +12,7 @@ and MRR over the questions that name gold documents, for
   ``ChromaVectorStore`` and a top-10 retriever;
 
 plus latency p50/p95 per variant with per-stage timings, and ``engine.ask`` latency (default
-``top_k``, extractive) after a warm-up. Each passage list (10 passages) is reduced to its
+``top_k``, sentence and reader answers) after a warm-up. Each passage list (10 passages) is reduced to its
 documents in rank order, as ``citewire eval`` does; recall@k = share of questions with any gold
 document among the first k documents.
 
@@ -105,17 +105,17 @@ def run_citewire(engine: Any, questions: list[Question], variant: str) -> list[d
     return rows
 
 
-def ask_latency(engine: Any, questions: list[Question], limit: int) -> dict[str, Any]:
-    """``engine.ask`` at the default top_k, extractive, after one warm-up question."""
+def ask_latency(engine: Any, questions: list[Question], limit: int, mode: str) -> dict[str, Any]:
+    """``engine.ask`` at the default top_k in ``mode``, after one warm-up question."""
     qs = questions[:limit]
-    engine.ask(qs[0].question, mode="sentence")
+    engine.ask(qs[0].question, mode=mode)
     lat, timings = [], []
     for q in qs:
         t = time.perf_counter()
-        answer = engine.ask(q.question, mode="sentence", as_of=q.date)
+        answer = engine.ask(q.question, mode=mode, as_of=q.date)
         lat.append((time.perf_counter() - t) * 1000)
         timings.append(answer.timings)
-    out = {"variant": f"ask (default, top_k={engine.settings.top_k})", "n": len(qs),
+    out = {"variant": f"ask ({mode}, top_k={engine.settings.top_k})", "n": len(qs),
            "p50_ms": percentile(lat, 50), "p95_ms": percentile(lat, 95)}
     for stage in (*STAGES, "answer_ms"):
         out[stage] = percentile([t[stage] for t in timings if stage in t], 50)
@@ -227,7 +227,8 @@ def bench_set(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
                 results.append(summarize(variant, rows))
                 log(f"{name} {variant}: R@5 {results[-1]['recall@5']:.3f}")
             if "default" in variants and args.ask_limit:
-                results.append(ask_latency(engine, questions, args.ask_limit))
+                for mode in ("sentence", "reader"):
+                    results.append(ask_latency(engine, questions, args.ask_limit, mode))
         finally:
             engine.close()
     if "starter" in variants:

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     reader_type_weight: float = Field(
         1.0, ge=0, description="How much a span of the wrong kind (a name for 'how many?') counts against it."
     )
+    reader_sentence_weight: float = Field(
+        0.0, ge=0, description="How much the evidence of the sentence holding a span counts for it (see README)."
+    )
     reader_evidence_floor: float = Field(
         0.3, description="Best sentence support below this refuses before reading: the story is not there."
     )

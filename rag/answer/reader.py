@@ -53,7 +53,9 @@ class Found:
     start: int  # document offsets of the span
     end: int
     sentence: Span  # the quoted sentence (with its antecedent when it leans on it)
-    score: float  # answerability, with the answer-type check's vote
+    evidence: float  # how well that sentence matches the question (the retrieval's sentence score)
+    kind: int  # the answer-type check: +1 the wanted kind, -1 clearly not, 0 none wanted
+    score: float  # answerability, with the answer-type and sentence-evidence votes
 
     @property
     def doc_id(self) -> str:
@@ -69,6 +71,7 @@ class ReaderAnswerer:
         self.margin = settings.reader_margin
         self.evidence_floor = settings.reader_evidence_floor
         self.type_weight = settings.reader_type_weight
+        self.sentence_weight = settings.reader_sentence_weight
 
     def stream(self, query: Query, retrieval: Retrieval) -> Iterator[str | Composition]:
         result = self.compose(query, retrieval)
@@ -90,8 +93,11 @@ class ReaderAnswerer:
                 continue
             base = int(node.node.metadata.get("start", 0))
             start, end = base + pred.start, base + pred.end
-            score = pred.answerability + self.type_weight * type_agreement(retrieval.query.question, pred.text)
-            found.append(Found(node, pred, start, end, holding_sentence(retrieval.scorer, node, start, end), score))
+            kind = type_agreement(retrieval.query.question, pred.text)
+            evidence = sentence_evidence(retrieval.scorer, node, start, end)
+            score = pred.answerability + self.type_weight * kind + self.sentence_weight * evidence
+            sentence = holding_sentence(retrieval.scorer, node, start, end)
+            found.append(Found(node, pred, start, end, sentence, evidence, kind, score))
         found.sort(key=lambda f: f.score, reverse=True)
         return found
 
@@ -144,6 +150,12 @@ def restates(span: str, question: str) -> bool:
     if " or " in asked:
         return False
     return terms <= set(content_terms(question))
+
+
+def sentence_evidence(scorer: SentenceScorer, node: NodeWithScore, start: int, end: int) -> float:
+    """The best evidence score of the scored sentences that overlap [start, end) (0 when none was scored)."""
+    return max((s.score for s in scorer.sentences(node.node.node_id) if s.span.start < end and start < s.span.end),
+               default=0.0)
 
 
 def holding_sentence(scorer: SentenceScorer, node: NodeWithScore, start: int, end: int) -> Span:

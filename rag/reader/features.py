@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
-MAX_QUESTION_TOKENS = 64  # longer questions keep their first 64 word pieces (quiz questions run long)
+MAX_QUESTION_TOKENS = 64  # longer questions keep their last 64 word pieces: a quiz question's ask comes last
 
 
 @dataclass
@@ -56,7 +56,7 @@ class WindowMaker:
         return cls(tokenizer, max_len, stride)
 
     def question_ids(self, question: str) -> list[int]:
-        return self.tokenizer.encode(question, add_special_tokens=False).ids[:MAX_QUESTION_TOKENS]
+        return self.tokenizer.encode(question, add_special_tokens=False).ids[-MAX_QUESTION_TOKENS:]
 
     def windows(self, question: str, passages: Sequence[str]) -> list[Window]:
         """All windows of ``question`` against each passage, in passage order."""

@@ -56,3 +56,12 @@ def test_span_search_respects_order_and_length() -> None:
     start[0], end[0] = 50.0, 50.0  # [CLS] is the "no answer" position, never a span
     (i, j, score), *_ = _top_spans(w, start, end, 3)
     assert (i, j) == (3, 5) and score == 9.0  # not (10, 5): 11.0, end before start; nor the long one: 18.0
+
+
+def test_a_long_quiz_question_keeps_its_ask(maker: WindowMaker) -> None:
+    from rag.reader.features import MAX_QUESTION_TOKENS
+
+    preamble = "A bipartisan group of senators announced an agreement on gun safety legislation this week. " * 6
+    ids = maker.question_ids(preamble + "Which measure did lawmakers leave out?")
+    assert len(ids) == MAX_QUESTION_TOKENS
+    assert maker.tokenizer.decode(ids).endswith("which measure did lawmakers leave out?")
