@@ -141,3 +141,22 @@ def test_auth_flag() -> None:
     assert parse_auth(None) is None
     with pytest.raises(CitewireError, match="user:password"):
         parse_auth("ann")
+
+
+def test_the_reader_answer_shows_its_words_inside_the_quote_and_how_sources_compare() -> None:
+    from rag.types import Agreement, AnswerSpan, SourceGroup
+
+    at = START + QUOTE.index("42 million dollars")
+    span = AnswerSpan("42 million dollars", "evil<b>.txt", at, at + len("42 million dollars"), 5.0, citation=1,
+                      chunk_id="d1::0")
+    agreement = Agreement("differ", [SourceGroup("42 million dollars", [1], ["evil<b>.txt"], ["2024-03-12"], ["W"]),
+                                     SourceGroup("40 million <b>", [2], ["b"], [None], ["B"])],
+                          "Sources differ: 42 million dollars (W, 2024-03-12) [1]; 40 million <b> (B) [2].")
+    answer = _answer(text=f"42 million dollars.\n“{QUOTE}” [1]\n{agreement.summary}", answer_span=span,
+                     agreement=agreement, mode="reader")
+    html = render_answer(answer, lambda doc_id: DOC)
+    assert '<span class="cw-headline">42 million dollars.</span>' in html
+    assert '<strong class="cw-span">42 million dollars</strong>' in html
+    assert 'class="cw-agreement cw-differ"' in html and "40 million &lt;b&gt;" in html and "<b>" not in html
+    assert "answered by: reader" in html
+    assert plain_answer(html).split("\n") == answer.text.split("\n")

@@ -82,7 +82,7 @@ def build_corpus_tab(demo: gr.Blocks, corpora: Corpora, settings: Settings, coll
         except CitewireError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         chunks = sum(r.chunks for r in records)
-        table = [[r.doc_id, r.title, published_iso(r.published), r.chunks, r.source] for r in records]
+        table = [[r.doc_id, r.title, published_iso(r.published) or "", r.chunks, r.source] for r in records]
         heading = (
             f"Collection **{html.escape(name or corpora.default)}**: {len(records)} documents, {chunks} chunks."
             " (Choose the collection under Settings in the Chat tab.)"
