@@ -4,6 +4,7 @@
     .venv/bin/python bench/reader.py --part alone          # the reader on each question's own paragraph
     .venv/bin/python bench/reader.py --part e2e --set squad-v2 --set realtimeqa-unanswerable
     .venv/bin/python bench/reader.py --part sweep          # refusal calibration of the reader margin
+    .venv/bin/python bench/reader.py --sample 600          # at most 600 questions a set, spread over it
 
 **alone**: the shipped reader on each dev question with its own paragraph (SQuAD 2.0's setting):
 EM/F1 over all questions at the shipped margin and at the best threshold, best-span EM/F1 on the
@@ -116,16 +117,30 @@ def ensure_store(name: str, work: Path) -> Any:
     return settings
 
 
-# ---------------------------------------------------------------------------- e2e
-def part_e2e(sets: list[str], work: Path, limit: int | None) -> dict[str, Any]:
+def questions_of(name: str, limit: int | None, sample: int | None) -> list[Any]:
+    """The set's questions: the first ``limit``, or ``sample`` of them taken every len/N-th.
+
+    A spread sample keeps every article of a set in it (SQuAD's file is ordered by article, so
+    its first N questions would all be about one or two of them).
+    """
     from eval.questions import load_questions
+
+    questions = load_questions(SETS[name][0], limit)
+    if sample and len(questions) > sample:
+        step = len(questions) / sample
+        questions = [questions[int(i * step)] for i in range(sample)]
+    return questions
+
+
+# ---------------------------------------------------------------------------- e2e
+def part_e2e(sets: list[str], work: Path, limit: int | None, sample: int | None = None) -> dict[str, Any]:
     from eval.runner import run
     from rag.engine import Engine
 
     out: dict[str, Any] = {}
     for name in sets:
         settings = ensure_store(name, work)
-        questions = load_questions(SETS[name][0], limit)
+        questions = questions_of(name, limit, sample)
         print(f"\n{name} ({len(questions)} questions)\n")
         print("| system | accuracy | span EM | span F1 | F1 answerable | refusal recall | false refusals | "
               "citation support | p50 ms | p95 ms |")
@@ -146,7 +161,7 @@ def _f(value: float | None, digits: int = 3) -> str:
 
 
 # ---------------------------------------------------------------------------- sweep
-def part_sweep(sets: list[str], work: Path, limit: int | None) -> dict[str, Any]:
+def part_sweep(sets: list[str], work: Path, limit: int | None, sample: int | None = None) -> dict[str, Any]:
     """Read every question once, keep every candidate span's scores; then simulate the refusal rule.
 
     Per question: the evidence of its best sentence (``support``, for the floor) and, per read
@@ -155,7 +170,6 @@ def part_sweep(sets: list[str], work: Path, limit: int | None) -> dict[str, Any]
     the best span and refuses or not exactly as :class:`rag.answer.reader.ReaderAnswerer` does.
     """
     from eval.metrics import contains_answer
-    from eval.questions import load_questions
     from rag.engine import Engine
     from rag.query import Query
 
@@ -165,7 +179,7 @@ def part_sweep(sets: list[str], work: Path, limit: int | None) -> dict[str, Any]
         data[name] = []
         with Engine.open(settings) as engine:
             answerer = engine.answerer("reader")
-            for q in load_questions(SETS[name][0], limit):
+            for q in questions_of(name, limit, sample):
                 retrieval = engine.retrieval(Query(q.question, as_of=q.date))
                 from rag.answer.citations import support_of
 
@@ -241,6 +255,7 @@ def main() -> None:
                         help="sets for e2e/sweep (default: squad-v2, realtimeqa, realtimeqa-unanswerable, seed)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/citewire-bench"))
     parser.add_argument("--limit", type=int, help="only the first N questions of each set")
+    parser.add_argument("--sample", type=int, help="at most N questions of each set, spread over it (e2e, sweep)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args()
     sets = args.set or ["seed", "squad-v2", "realtimeqa", "realtimeqa-unanswerable"]
@@ -250,9 +265,9 @@ def main() -> None:
     if args.part in ("alone", "all"):
         results["alone"] = part_alone(args.limit)
     if args.part in ("e2e", "all"):
-        results["e2e"] = part_e2e(sets, args.work, args.limit)
+        results["e2e"] = part_e2e(sets, args.work, args.limit, args.sample)
     if args.part in ("sweep",):
-        results["sweep"] = part_sweep(sets, args.work, args.limit)
+        results["sweep"] = part_sweep(sets, args.work, args.limit, args.sample)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
 

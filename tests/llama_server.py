@@ -8,18 +8,12 @@ the OpenAI API at ``/v1``; :meth:`LlamaServer.start` polls ``/v1/models`` until 
 from __future__ import annotations
 
 import importlib.util
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
-from chroma_server import free_port
+from server_process import ServerProcess
 
 MODEL_NAME = "smollm2-135m-instruct"
-START_TIMEOUT_S = 120.0
 
 
 def gguf_path() -> Path:
@@ -33,53 +27,20 @@ def gguf_path() -> Path:
     return path
 
 
-class LlamaServer:
+class LlamaServer(ServerProcess):
     """``python -m llama_cpp.server`` as a child process on a free port."""
 
+    name = "llama_cpp.server"
+    start_timeout_s = 120.0
+
     def __init__(self, log: Path, port: int | None = None) -> None:
-        self.port = port or free_port()
+        super().__init__(log, port)
         self.url = f"http://127.0.0.1:{self.port}/v1"
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> LlamaServer:
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path()), "--model_alias", MODEL_NAME,
-               "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "4096", "--n_threads", "2"]
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited with {self.proc.returncode}: "
-                                   f"{self.log.read_text()[-2000:]}")
-            if self.alive():
-                return self
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"llama_cpp.server did not answer within {START_TIMEOUT_S}s: {self.log.read_text()[-2000:]}")
+    @property
+    def health_url(self) -> str:
+        return f"{self.url}/models"
 
-    def alive(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/models", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def kill(self) -> None:
-        """SIGKILL: the server vanishes mid-whatever, as a crash would."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def ensure_running(self) -> None:
-        if self.proc is None or self.proc.poll() is not None or not self.alive():
-            self.kill()
-            self.start()
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path()), "--model_alias", MODEL_NAME,
+                "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "4096", "--n_threads", "2"]

@@ -45,8 +45,7 @@ def test_late_chunked_spans_match_torch(embedder, torch_embedder) -> None:
 
 
 def test_a_corrupt_cached_export_is_exported_again(tmp_path, caplog) -> None:
-    from rag import onnx_encoder
-    from rag.embedding import Embedder, resolve_model_path
+    from rag.embedding import Embedder, onnx_encoder, resolve_model_path
 
     cached = tmp_path / f"encoder-{onnx_encoder._fingerprint(resolve_model_path(''))}.onnx"
     cached.write_bytes(b"not an onnx graph")  # a crash mid-copy, a disk error…
@@ -81,7 +80,7 @@ def test_backend_setting_is_validated() -> None:
 
 
 def test_only_plain_mean_pooled_models_take_the_onnx_path(embedder) -> None:
-    from rag.embedding import _mean_pooled
+    from rag.embedding.embedder import _mean_pooled
 
     class Transformer:
         pass

@@ -21,7 +21,7 @@ TOPICS = ["harbour", "bridge", "orchestra", "library", "railway", "festival", "m
 
 
 def write_corpus(folder: Path, n: int) -> Path:
-    """``n`` short dated articles, as a JSONL file and a few plain files (both readers take part)."""
+    """``n`` dated articles of two chunks or more, as a JSONL file and a few plain files (both readers take part)."""
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
     for i in range(n):
@@ -29,7 +29,7 @@ def write_corpus(folder: Path, n: int) -> Path:
         text = " ".join(
             f"The {topic} project number {i} in district {j} was discussed by the council on day {i + j}. "
             f"Officials said the {topic} plan {i}-{j} would cost {10 + i + j} million euros."
-            for j in range(6)
+            for j in range(10)
         )
         day = f"2024-{1 + i % 12:02d}-1{i % 9}"
         rows.append({"id": f"art-{i:03d}", "title": f"The {topic} plan {i}", "published": day, "source": "Test Wire",

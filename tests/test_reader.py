@@ -131,6 +131,9 @@ def test_training_runs_end_to_end_on_a_tiny_slice(tmp_path: Path) -> None:
     assert report["chosen"] in ("reader-int8.onnx", "reader-fp16.onnx") and (tmp_path / report["chosen"]).exists()
     assert set(report["dev"]) == {"int8", "fp32"} and report["dev"]["int8"]["questions"] == 6
     assert re.search(r"step (\d+)/\1 ", (tmp_path / "train.log").read_text()), "the schedule ran to its end"
+    assert report["run"]["steps"] >= 1 and report["run"]["epochs"] > 0
+    card = (tmp_path / "MODEL_CARD.md").read_text()  # written from the run's own report
+    assert f"`{report['chosen']}`" in card and "| `lr` | " in card and "HasAns" in card
     spans = Reader(tmp_path / report["chosen"], tmp_path / "tokenizer.json", max_len=128, stride=32).read(
         "Who?", ["Ann met Bob."])
     assert len(spans) == 1

@@ -13,6 +13,7 @@ import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import NoReturn
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -42,6 +43,13 @@ RETRIEVERS = {
     "dense": "embedding similarity only",
     "bm25": "BM25 only",
 }
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with citewire's error style: one line naming the problem, exit 2, no usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"citewire: error: {message} (see {self.prog} --help)\n")
 
 
 def _choices(table: dict[str, str]) -> str:
@@ -164,7 +172,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="citewire", description="Cited answers over a corpus of news articles.",
         epilog="Exit codes: 0 ok; 1 partly done (some files or ids failed, each said on stderr); "
                "2 a one-line error (bad input, missing store, bad setting).",

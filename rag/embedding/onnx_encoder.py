@@ -92,22 +92,30 @@ def export(model: str, dest: Path) -> Path:
     return dest
 
 
+def cpu_session_options(threads: int | None = None) -> Any:
+    """ONNX Runtime options for citewire's CPU models (the encoder here, the reader in rag.reader)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Idle worker threads would otherwise spin between calls and steal the CPU that Chroma
+    # writes (ingest) or other requests (serving) need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return options
+
+
 class OnnxEncoder:
     """Token embeddings from an exported encoder; thread-safe (ONNX Runtime sessions are)."""
 
     def __init__(self, path: Path, threads: int | None = None) -> None:
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Idle worker threads would otherwise spin between calls and steal the CPU that Chroma
-        # writes (ingest) or other requests (serving) need.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
         self.path = path
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(path), cpu_session_options(threads),
+                                            providers=["CPUExecutionProvider"])
 
     def hidden_states(self, batch: Mapping[str, np.ndarray]) -> np.ndarray:
         """``[batch, tokens, dim]`` contextual embeddings for a tokenizer's numpy output."""

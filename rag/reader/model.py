@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import threading
 from dataclasses import dataclass
@@ -75,12 +74,9 @@ def _sha256(path: Path) -> str:
 def _session(path: Path, threads: int | None = None) -> Any:
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.log_severity_level = 3
+    from rag.embedding.onnx_encoder import cpu_session_options
+
+    options = cpu_session_options(threads)
     data: bytes | str = str(path)
     if path.name.endswith("fp16.onnx"):  # fp16 weights on disk, widened to fp32 for the CPU kernels
         import onnx
@@ -214,4 +210,7 @@ def install(model: Path, tokenizer: Path, report: dict[str, Any], folder: Path =
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     (folder / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+    card = model.parent / "MODEL_CARD.md"
+    if card.exists():  # written by the training run from the same report
+        shutil.copy(card, folder / "MODEL_CARD.md")
     log.info("installed %s in %s", model.name, folder)

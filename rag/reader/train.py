@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.reader.card import render_card
 from rag.reader.features import Window, WindowMaker, batch_arrays, token_span
 from rag.text import content_terms
 
@@ -427,6 +428,22 @@ def _auroc(scores: list[float], positive: list[bool]) -> float:
 
 
 # ----------------------------------------------------------------------------- main
+def run_stats(log_text: str) -> dict[str, float]:
+    """Steps, windows, passes and minutes of the last training run, read back from its log.
+
+    The log is the run's record, so ``--evaluate-only`` on an earlier run reports the same figures.
+    """
+    out: dict[str, float] = {"cores": len(os.sched_getaffinity(0))}
+    trained = re.findall(r"trained (\d+) steps, (\d+) examples in ([\d.]+) min", log_text)
+    windows = re.findall(r"windows: (\d+) own-paragraph", log_text)
+    if trained:
+        steps, examples, minutes = trained[-1]
+        out.update(steps=int(steps), examples=int(examples), minutes=float(minutes))
+        if windows:
+            out["epochs"] = round(int(examples) / int(windows[-1]), 2)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m rag.reader.train", description=__doc__.split("\n")[0])
     p.add_argument("--train", type=Path, default=DEFAULT_TRAIN, help="training JSONL (SQuAD 2.0 rows)")
@@ -470,19 +487,16 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer_file = Path(resolve_model_path("")) / "tokenizer.json"
     maker = WindowMaker.from_file(tokenizer_file, recipe.max_len, recipe.stride)
     fp32 = args.out / "reader-fp32.onnx"
-    if args.evaluate_only:  # a finished run's files: evaluate, choose and (with --install) install them
-        found = re.findall(r"trained \d+ steps, \d+ examples in ([\d.]+) min", (args.out / "train.log").read_text())
-        train_min = float(found[-1]) if found else float("nan")
-    else:
-        model = train(recipe, args.train, args.out, maker)
-        train_min = (time.time() - t0) / 60
-        export_onnx(model, maker, fp32)
+    if not args.evaluate_only:  # else a finished run's files: evaluate, choose and (with --install) install them
+        export_onnx(train(recipe, args.train, args.out, maker), maker, fp32)
+    run = run_stats((args.out / "train.log").read_text())
+    train_min = run.pop("minutes", float("nan"))
 
     from rag.reader.model import Reader
 
     int8 = quantize_int8(fp32, args.out / "reader-int8.onnx")
     shutil.copy(tokenizer_file, args.out / "tokenizer.json")
-    report: dict[str, object] = {"recipe": asdict(recipe), "train_minutes": round(train_min, 1)}
+    report: dict[str, object] = {"recipe": asdict(recipe), "train_minutes": round(train_min, 1), "run": run}
     chosen = int8
     if not args.no_dev:
         dev = dev_set(args.dev, args.dev_limit)
@@ -499,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     report["chosen"] = chosen.name
     report["total_minutes"] = round((time.time() - t0) / 60, 1)
     (args.out / "report.json").write_text(json.dumps(report, indent=2))
+    (args.out / "MODEL_CARD.md").write_text(render_card(report))
     log.info("done in %.1f min; chosen %s", (time.time() - t0) / 60, chosen.name)
     if args.install:
         from rag.reader.model import install

