@@ -22,9 +22,15 @@ _DEV_ROWS = [  # (metric key, label)
 
 
 def _cell(value: object) -> str:
+    """A metric: three decimals for fractions and AUROCs, one for percentages and minutes."""
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 1.5 else f"{value:.1f}"
     return str(value)
+
+
+def _setting(value: object) -> str:
+    """A recipe setting as written (a learning rate of 1e-4 must not print as 0.000)."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def render_card(report: dict[str, Any]) -> str:
@@ -34,7 +40,7 @@ def render_card(report: dict[str, Any]) -> str:
     chosen = report.get("chosen", "reader-int8.onnx")
     weights = {"int8": "MiniLM weights quantised to int8 (ONNX Runtime dynamic quantisation, per channel)",
                "fp16": "fp16 weights, widened to fp32 on load"}["fp16" if "fp16" in chosen else "int8"]
-    recipe_rows = "\n".join(f"| `{k}` | {_cell(v)} |" for k, v in recipe.items() if k != "extra")
+    recipe_rows = "\n".join(f"| `{k}` | {_setting(v)} |" for k, v in recipe.items() if k != "extra")
     dev = report.get("dev", {})
     if dev:
         names = list(dev)
