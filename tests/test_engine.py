@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fake_llm import FakeLLMServer
+from reader_marks import READER_MISSES
 
 from ingest import ingest_paths
 from rag import Answer, QuestionError, Settings
@@ -106,7 +107,7 @@ def test_refuses_when_the_corpus_does_not_say(engine: Engine, question: str) -> 
     assert answer.passages, "a refusal still lists the closest passages"
 
 
-@pytest.mark.xfail(reason="shipped reader (dev HasAns F1 61.6) misses this; retrain", strict=False)
+@READER_MISSES
 def test_stream_yields_the_answer_text_then_the_answer(engine: Engine) -> None:
     pieces = list(engine.stream("Who is the NATO Secretary-General quoted on the deployment?"))
     answer = pieces[-1]
@@ -138,7 +139,7 @@ def test_time_words_prefer_recent_articles(engine: Engine) -> None:
     assert back_then[0].doc_id == "squid-2022"
 
 
-@pytest.mark.xfail(reason="shipped reader (dev HasAns F1 61.6) misses this; retrain", strict=False)
+@READER_MISSES
 def test_follow_up_uses_the_conversation(engine: Engine) -> None:
     first = engine.ask("How many North Korean troops were deployed to Russia?")
     history = [{"role": "user", "content": first.question}, {"role": "assistant", "content": first.text}]

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from reader_marks import READER_MISSES
 
 from ingest import ingest_paths
 from rag import Settings
@@ -69,7 +70,7 @@ def test_the_shipped_model_loads_and_is_checked_against_its_manifest(tmp_path: P
         Reader.shipped(copy)
 
 
-@pytest.mark.xfail(reason="shipped reader (dev HasAns F1 61.6) misses this; retrain", strict=False)
+@READER_MISSES
 def test_the_answer_leads_with_the_span_and_its_offsets_are_the_quoted_text(engine: Engine) -> None:
     answer = engine.ask("How many North Korean troops were deployed to Russia, according to the reports?")
     assert not answer.refused and answer.mode == "reader"
@@ -81,7 +82,7 @@ def test_the_answer_leads_with_the_span_and_its_offsets_are_the_quoted_text(engi
     assert cite.start <= span.start and span.end <= cite.end and span.citation == cite.n
 
 
-@pytest.mark.xfail(reason="shipped reader (dev HasAns F1 61.6) misses this; retrain", strict=False)
+@READER_MISSES
 def test_the_demo_question_gets_the_weaponry(engine: Engine) -> None:
     answer = engine.ask("What did Zelenskyy ask Ukraine's allies to provide?")
     assert "advanced weaponry and increased logistical support" in answer.answer_span.text
@@ -98,7 +99,7 @@ def test_it_refuses_what_the_corpus_does_not_say(engine: Engine, question: str) 
     assert "does not say" in answer.text and answer.passages
 
 
-@pytest.mark.xfail(reason="shipped reader (dev HasAns F1 61.6) misses this; retrain", strict=False)
+@READER_MISSES
 def test_a_negation_trap_is_refused(engine: Engine) -> None:
     answered = engine.ask("What did engineers build the new Orlen Valley dam from?")
     assert not answered.refused and "concrete" in answered.answer_span.text

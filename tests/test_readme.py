@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from reader_marks import READER_MISSES
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -82,7 +83,7 @@ def test_the_readme_has_examples_to_run() -> None:
     assert kinds.count("console") >= 3 and "python" in kinds
 
 
-@pytest.mark.xfail(reason="shipped reader (dev HasAns F1 61.6) misses this; retrain", strict=False)
+@READER_MISSES
 def test_every_readme_example_works_as_written(env: dict[str, str], tmp_path: Path) -> None:
     servers: list[subprocess.Popen[str]] = []
     try:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from reader_marks import READER_MISSES
 from ui_support import ROOT, SEED_DOC, XSS_QUESTION, write_xss_doc
 
 pytestmark = pytest.mark.browser
@@ -50,7 +51,7 @@ def ask(page, question: str):
     return page.locator(".cw-message").last
 
 
-@pytest.mark.xfail(reason="shipped reader (dev HasAns F1 61.6) misses this; retrain", strict=False)
+@READER_MISSES
 def test_chat_shows_a_streamed_cited_answer(page, tmp_path) -> None:
     for example in ("How many North Korean troops were deployed to Russia?",
                     "Who is the NATO Secretary-General quoted on the deployment?"):
