@@ -64,6 +64,9 @@ def _version() -> str:
 
 
 def _store_flags(p: argparse.ArgumentParser) -> None:
+    # -v works before or after the command; SUPPRESS keeps the subparser from resetting it when absent.
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help="debug logging on stderr")
     p.add_argument("--store", type=Path, metavar="DIR",
                    help="embedded store directory (default ~/.local/share/citewire/store; CITEWIRE_STORE_DIR)")
     p.add_argument("--collection", metavar="NAME", help="corpus name (default news; CITEWIRE_COLLECTION)")

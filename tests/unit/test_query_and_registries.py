@@ -50,3 +50,10 @@ def test_every_parser_option_has_help() -> None:
         for action in sub._actions:
             if action.dest != "help":
                 assert action.help, f"citewire {name} {action.dest} has no help"
+
+
+def test_verbose_is_taken_before_or_after_the_command() -> None:
+    parse = cli.build_parser().parse_args
+    assert parse(["-v", "list"]).verbose and parse(["list", "-v"]).verbose
+    assert parse(["ingest", "x", "-q", "--verbose"]).verbose
+    assert not parse(["list"]).verbose
