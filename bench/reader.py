@@ -208,7 +208,7 @@ def part_sweep(sets: list[str], work: Path, limit: int | None, sample: int | Non
     results = []
     for tw in (0.0, 0.5, 1.0, 2.0):
         for sw in (0.0, 2.0, 4.0, 8.0):
-            for floor in (0.20, 0.25, 0.30, 0.35, 0.40):
+            for floor in (0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60):
                 for margin in np.arange(-8.0, 4.01, 0.25):
                     m = {n: simulate(data[n], tw, sw, floor, float(margin)) for n in sets}
                     ok = all(m[n]["false"] <= 0.10 for n in answerable_sets)

@@ -84,18 +84,26 @@ class Settings(BaseSettings):
         "", description="reader | sentence | llm; empty means llm when an LLM is configured, else reader."
     )
     reader_passages: int = Field(3, ge=1, le=10, description="Top passages the reader reads per question.")
+    reader_other_sources: int = Field(
+        2, ge=0, le=10,
+        description="Also read the best passage of this many other documents among the ranked ones, so that "
+                    "sources can be compared when one article fills the top passages.",
+    )
+    # The four reader_* refusal settings below are calibrated together by `bench/reader.py --part sweep`
+    # (the seed, SQuAD 2.0 dev and both RealTime QA sets; false refusals at most .10 on each): see the
+    # README's "Refusal calibration".
     reader_margin: float = Field(
-        0.0,
+        -1.0,
         description="A span must beat its passage's no-answer score by this much, else refuse (see README).",
     )
     reader_type_weight: float = Field(
-        1.0, ge=0, description="How much a span of the wrong kind (a name for 'how many?') counts against it."
+        0.5, ge=0, description="How much a span of the wrong kind (a name for 'how many?') counts against it."
     )
     reader_sentence_weight: float = Field(
-        0.0, ge=0, description="How much the evidence of the sentence holding a span counts for it (see README)."
+        8.0, ge=0, description="How much the evidence of the sentence holding a span counts for it (see README)."
     )
     reader_evidence_floor: float = Field(
-        0.3, description="Best sentence support below this refuses before reading: the story is not there."
+        0.45, description="Best sentence support below this refuses before reading: the story is not there."
     )
     answer_sentences: int = Field(2, ge=1, le=8, description="Sentences in a sentence-mode answer.")
     sentence_embed_budget: int = Field(4, ge=0, description="Best sentences re-embedded on their own per question.")

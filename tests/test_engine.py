@@ -107,7 +107,6 @@ def test_refuses_when_the_corpus_does_not_say(engine: Engine, question: str) -> 
     assert answer.passages, "a refusal still lists the closest passages"
 
 
-@READER_MISSES
 def test_stream_yields_the_answer_text_then_the_answer(engine: Engine) -> None:
     pieces = list(engine.stream("Who is the NATO Secretary-General quoted on the deployment?"))
     answer = pieces[-1]

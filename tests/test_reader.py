@@ -70,7 +70,6 @@ def test_the_shipped_model_loads_and_is_checked_against_its_manifest(tmp_path: P
         Reader.shipped(copy)
 
 
-@READER_MISSES
 def test_the_answer_leads_with_the_span_and_its_offsets_are_the_quoted_text(engine: Engine) -> None:
     answer = engine.ask("How many North Korean troops were deployed to Russia, according to the reports?")
     assert not answer.refused and answer.mode == "reader"

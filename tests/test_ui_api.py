@@ -10,7 +10,6 @@ import httpx
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AuthenticationError
-from reader_marks import READER_MISSES
 from ui_support import FACTS, SAMPLE_QUESTIONS, SEED_DOC, serve_in_thread
 
 from ui.app import build_app
@@ -31,7 +30,6 @@ def test_chat_streams_an_answer_citing_the_seed_article(ui_server) -> None:
     assert partial, "the answer should arrive in pieces before the final message with its sources"
 
 
-@READER_MISSES
 def test_chat_follow_up_uses_the_conversation(ui_server) -> None:
     client = _client(ui_server.url)  # one client = one session = one conversation
     client.predict("How many North Korean troops were deployed to Russia?", api_name="/chat")
@@ -121,7 +119,6 @@ def test_json_api_rejects_a_body_that_is_not_json(ui_server) -> None:
     assert r.status_code == 400 and "not valid JSON" in r.json()["error"]
 
 
-@READER_MISSES
 def test_twenty_concurrent_chats_each_get_their_own_answer(ui_server) -> None:
     questions = [f[4] for f in FACTS] + SAMPLE_QUESTIONS
     assert len(questions) == 20

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from reader_marks import READER_MISSES
 from ui_support import ROOT, SEED_DOC, XSS_QUESTION, write_xss_doc
 
 pytestmark = pytest.mark.browser
@@ -51,24 +50,24 @@ def ask(page, question: str):
     return page.locator(".cw-message").last
 
 
-@READER_MISSES
 def test_chat_shows_a_streamed_cited_answer(page, tmp_path) -> None:
     for example in ("How many North Korean troops were deployed to Russia?",
                     "Who is the NATO Secretary-General quoted on the deployment?"):
         assert page.get_by_text(example).first.is_visible()
-    message = ask(page, "What did Zelenskyy ask Ukraine's allies to provide?")
+    message = ask(page, "How many North Korean troops were deployed to Russia?")
     answer = message.locator(".cw-answer")
-    assert answer.locator(".cw-headline").inner_text().startswith("Advanced weaponry")  # the answer first
+    assert answer.locator(".cw-headline").inner_text() == "Over 10,000."  # the answer first
     assert answer.locator("sup.cw-ref").first.inner_text() == "[1]"
     source = message.locator(".cw-source").first
     assert source.locator(".cw-docid").inner_text() == SEED_DOC
-    assert "advanced weaponry" in source.locator("blockquote mark").inner_text()
+    assert "over 10,000 North Korean troops" in source.locator("blockquote mark").inner_text()
     span = source.locator("blockquote mark strong.cw-span")  # the answer's own words, inside the quote
-    assert span.is_visible() and span.inner_text().startswith("advanced weaponry")
+    assert span.is_visible() and span.inner_text() == "over 10,000"
     assert "answered by: reader" in message.locator(".cw-footer").inner_text()
     shot = tmp_path / "screenshot-chat.png"
     page.screenshot(path=str(shot))
-    if os.environ.get("CITEWIRE_UPDATE_SCREENSHOT"):  # refresh the README's picture on request only
+    # refresh the README picture on request only (not a CITEWIRE_* variable: the session drops those)
+    if os.environ.get("UPDATE_README_SCREENSHOT"):
         docs = ROOT / "docs"
         docs.mkdir(exist_ok=True)
         shutil.copyfile(shot, docs / "screenshot-chat.png")

@@ -19,8 +19,9 @@ repeats the question's own words is never an answer.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from llama_index.core.schema import NodeWithScore
@@ -42,6 +43,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _SPANS_PER_PASSAGE = 5  # candidates per passage, so that one restating the question can be passed over
+# A number's qualifier is part of the fact: "over 10,000" and "10,000" say different things.
+_QUALIFIER = re.compile(
+    r"\b(?:just |well )?(?:over|more than|fewer than|less than|about|around|nearly|almost|approximately|roughly|"
+    r"at least|at most|up to|under|above|below|some|an estimated)\s+$",
+    re.IGNORECASE,
+)
+_NUMBER_START = re.compile(
+    r"[\d$€£¥]|(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundreds?|thousands?|millions?|billions?|dozens?|a (?:few )?(?:dozen|hundred|thousand|million))\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -68,6 +80,7 @@ class ReaderAnswerer:
     def __init__(self, settings: Settings, answerer: object = None, reader: Reader | None = None) -> None:
         self.reader = reader or shipped_reader()
         self.passages = settings.reader_passages
+        self.other_sources = settings.reader_other_sources
         self.margin = settings.reader_margin
         self.evidence_floor = settings.reader_evidence_floor
         self.type_weight = settings.reader_type_weight
@@ -80,7 +93,7 @@ class ReaderAnswerer:
 
     def read(self, retrieval: Retrieval) -> list[Found]:
         """Every read passage's best span, best first (spans that restate the question left out)."""
-        ranked = retrieval.ranked[: self.passages]
+        ranked = self.passages_to_read(retrieval.ranked)
         if not ranked:
             return []
         question = retrieval.resolved if retrieval.context else retrieval.query.question
@@ -91,6 +104,7 @@ class ReaderAnswerer:
                         None)
             if pred is None:
                 continue
+            pred = with_qualifier(pred, node.node.get_content())
             base = int(node.node.metadata.get("start", 0))
             start, end = base + pred.start, base + pred.end
             kind = type_agreement(retrieval.query.question, pred.text)
@@ -100,6 +114,23 @@ class ReaderAnswerer:
             found.append(Found(node, pred, start, end, sentence, evidence, kind, score))
         found.sort(key=lambda f: f.score, reverse=True)
         return found
+
+    def passages_to_read(self, ranked: list[NodeWithScore]) -> list[NodeWithScore]:
+        """The top passages, then the best passage of each further document, up to ``reader_other_sources``.
+
+        One long article often fills the top passages; a second report of the same story further down
+        is what the source comparison needs, so it is read too.
+        """
+        chosen = list(ranked[: self.passages])
+        docs = {n.node.metadata.get("doc_id") for n in chosen}
+        for n in ranked[self.passages :]:
+            if len(chosen) >= self.passages + self.other_sources:
+                break
+            doc = n.node.metadata.get("doc_id")
+            if doc not in docs:
+                docs.add(doc)
+                chosen.append(n)
+        return chosen
 
     def compose(self, query: Query, retrieval: Retrieval) -> Composition:
         support, _ = support_of(retrieval.scorer, retrieval.ranked)
@@ -136,6 +167,22 @@ def headline(span: str) -> str:
         return text
     text = text[0].upper() + text[1:]
     return text if text[-1] in ".!?”\"" else text + "."
+
+
+def with_qualifier(pred: SpanPrediction, passage: str) -> SpanPrediction:
+    """The span widened to the qualifier just before its number ("10,000" in "over 10,000" → "over 10,000").
+
+    The reader often stops at the number; the word before it says whether the figure is exact, a
+    floor or an estimate, and a reader of news needs that to compare reports.
+    """
+    if not _NUMBER_START.match(pred.text):
+        return pred
+    before = passage[max(0, pred.start - 24) : pred.start]
+    found = _QUALIFIER.search(before)
+    if found is None:
+        return pred
+    start = pred.start - (len(before) - found.start())
+    return replace(pred, start=start, text=passage[start : pred.end])
 
 
 def restates(span: str, question: str) -> bool:

@@ -21,8 +21,10 @@ DOC = ("Reports from South Korean intelligence suggest that over 10,000 North Ko
 
 def _reader_answer(question: str, nodes, answers: dict[str, tuple[float, float]], **settings):
     reader = FakeReader(answers)
-    answerer = ReaderAnswerer(Settings(**{"reader_evidence_floor": 0.0, "reader_margin": 0.0, **settings}),
-                              reader=reader)
+    # the scores here are the fake reader's alone: no sentence-evidence vote unless a test asks for one
+    base = {"reader_evidence_floor": 0.0, "reader_margin": 0.0, "reader_sentence_weight": 0.0,
+            "reader_type_weight": 1.0}
+    answerer = ReaderAnswerer(Settings(**{**base, **settings}), reader=reader)
     retrieval = retrieval_for(question, nodes)
     return answerer.compose(retrieval.query, retrieval), reader
 
@@ -166,3 +168,27 @@ def test_answer_type_agreement() -> None:
     assert type_agreement("When did it begin?", "the embargo") == -1
     assert type_agreement("Who won?", "Kenji Watanabe") == 1 and type_agreement("Who won?", "the champion") == -1
     assert type_agreement("What did NATO say?", "anything") == 0
+
+
+def test_a_number_keeps_the_qualifier_before_it() -> None:
+    n = node("seed.txt", DOC, start=7)
+    result, _ = _reader_answer("How many North Korean troops were deployed?", [n], {"10,000": (6.0, 3.0)})
+    assert result.text.split("\n")[0] == "Over 10,000."
+    span = result.answer_span
+    assert span.text == "over 10,000" and DOC[span.start - 7 : span.end - 7] == "over 10,000"
+    # no qualifier, or not a number: the span stays as read
+    plain = node("plain.txt", "Officials counted 3,000 soldiers at the port. They were moved over land.")
+    assert _reader_answer("How many soldiers?", [plain], {"3,000": (6.0, 3.0)})[0].answer_span.text == "3,000"
+    moved = _reader_answer("How were they moved?", [plain], {"land": (6.0, 3.0)})[0]
+    assert moved.answer_span.text == "land"
+
+
+def test_the_reader_also_reads_the_best_passage_of_other_documents() -> None:
+    ranked = [node("long.txt", f"Part {i} of the long article.", chunk=i) for i in range(4)]
+    ranked += [node("other.txt", "A second report.", chunk=0), node("other.txt", "More of it.", chunk=1),
+               node("third.txt", "A third report.", chunk=0), node("fourth.txt", "A fourth.", chunk=0)]
+    answerer = ReaderAnswerer(Settings(reader_passages=3, reader_other_sources=2), reader=FakeReader({}))
+    chosen = [n.node.node_id for n in answerer.passages_to_read(ranked)]
+    assert chosen == ["long.txt::0", "long.txt::1", "long.txt::2", "other.txt::0", "third.txt::0"]
+    none = ReaderAnswerer(Settings(reader_passages=3, reader_other_sources=0), reader=FakeReader({}))
+    assert len(none.passages_to_read(ranked)) == 3
