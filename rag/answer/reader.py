@@ -30,6 +30,7 @@ from rag.answer.agreement import Reading, compare_sources
 from rag.answer.answer_type import type_agreement
 from rag.answer.base import Composition, pieces, refusal
 from rag.answer.citations import citation_at, support_of
+from rag.matching import NUMBER_WORDS
 from rag.reader.model import Reader, SpanPrediction, shipped_reader
 from rag.retrieve.evidence import SentenceScorer
 from rag.text import Span, content_terms, split_sentences
@@ -49,9 +50,9 @@ _QUALIFIER = re.compile(
     r"at least|at most|up to|under|above|below|some|an estimated)\s+$",
     re.IGNORECASE,
 )
-_NUMBER_START = re.compile(
-    r"[\d$€£¥]|(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-    r"hundreds?|thousands?|millions?|billions?|dozens?|a (?:few )?(?:dozen|hundred|thousand|million))\b",
+_NUMBER_START = re.compile(  # a digit, a currency sign, or a number word (the same words the matching reads)
+    r"[\d$€£¥]|(?:" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
+    + r"|hundreds|thousands|millions|billions?|dozens?|a (?:few )?(?:dozen|hundred|thousand|million))\b",
     re.IGNORECASE,
 )
 
