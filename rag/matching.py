@@ -26,6 +26,14 @@ NUMBER_WORDS = {
     )
 } | {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80",
      "ninety": "90", "hundred": "100", "thousand": "1000", "million": "1000000"}
+# What a report puts before a number to say it is a floor, a ceiling or an estimate ("over 10,000").
+# The reader keeps these with the number; the source comparison ignores them when it compares values.
+QUALIFIERS = (
+    "just over", "well over", "over", "more than", "fewer than", "less than", "about", "around", "nearly",
+    "almost", "approximately", "roughly", "at least", "at most", "up to", "just under", "under", "above",
+    "below", "some", "an estimated", "estimated",
+)
+QUALIFIER_WORDS = frozenset(w for phrase in QUALIFIERS for w in phrase.split())
 
 
 def squad_normalize(text: str) -> str:

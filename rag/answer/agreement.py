@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from llama_index.core.schema import NodeWithScore
 
 from rag.answer.citations import citation_at, published_of
-from rag.matching import NUMBER_WORDS, squad_normalize
+from rag.matching import NUMBER_WORDS, QUALIFIER_WORDS, squad_normalize
 from rag.text import Span
 from rag.types import Agreement, Citation, SourceGroup
 
@@ -25,10 +25,6 @@ _MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES.split(), 1)}
 _MONTHS |= {m[:3]: i for m, i in list(_MONTHS.items())} | {"sept": 9}
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
-_HEDGES = frozenset(
-    "over about around nearly almost approximately roughly some more than less fewer at least most up to "  # noqa: SIM905
-    "estimated just under above below".split()
-)
 _ONE_VALUE = re.compile(
     r"^\s*(?:how many|how much|when|what year|what date|what day|which year|who|whom|whose|where|which|what)\b",
     re.IGNORECASE,
@@ -54,7 +50,7 @@ def answer_key(text: str) -> tuple[str, tuple]:
     numbers = _numbers_of(text)
     if numbers:
         return "number", tuple(sorted(numbers))
-    tokens = [t for t in squad_normalize(text).split() if t not in _HEDGES]
+    tokens = [t for t in squad_normalize(text).split() if t not in QUALIFIER_WORDS]
     return "text", tuple(tokens)
 
 

@@ -30,7 +30,7 @@ from rag.answer.agreement import Reading, compare_sources
 from rag.answer.answer_type import type_agreement
 from rag.answer.base import Composition, pieces, refusal
 from rag.answer.citations import citation_at, support_of
-from rag.matching import NUMBER_WORDS
+from rag.matching import NUMBER_WORDS, QUALIFIERS
 from rag.reader.model import Reader, SpanPrediction, shipped_reader
 from rag.retrieve.evidence import SentenceScorer
 from rag.text import Span, content_terms, split_sentences
@@ -45,10 +45,8 @@ log = logging.getLogger(__name__)
 
 _SPANS_PER_PASSAGE = 5  # candidates per passage, so that one restating the question can be passed over
 # A number's qualifier is part of the fact: "over 10,000" and "10,000" say different things.
-_QUALIFIER = re.compile(
-    r"\b(?:just |well )?(?:over|more than|fewer than|less than|about|around|nearly|almost|approximately|roughly|"
-    r"at least|at most|up to|under|above|below|some|an estimated)\s+$",
-    re.IGNORECASE,
+_QUALIFIER = re.compile(  # longest first, so "just over" wins over "over"
+    r"\b(?:" + "|".join(sorted(QUALIFIERS, key=len, reverse=True)) + r")\s+$", re.IGNORECASE
 )
 _NUMBER_START = re.compile(  # a digit, a currency sign, or a number word (the same words the matching reads)
     r"[\d$€£¥]|(?:" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
