@@ -13,7 +13,8 @@ how sure it is that the passage answers at all. The answer then
 It refuses when no passage's span beats its "no answer" score by the calibrated margin
 (``reader_margin``), and, as the sentence answerer does, when even the best sentence is weak
 evidence (``reader_evidence_floor``): the story is not in the corpus at all. A span that only
-repeats the question's own words is never an answer.
+repeats the question's own words is never an answer, nor is a span from an affirmative sentence
+when the question asks what was *not* so.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ _NUMBER_START = re.compile(  # a digit, a currency sign, or a number word (the s
     r"[\d$€£¥]|(?:" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
     + r"|hundreds|thousands|millions|billions?|dozens?|a (?:few )?(?:dozen|hundred|thousand|million))\b",
     re.IGNORECASE,
+)
+
+
+_NEGATION = re.compile(  # "not only" adds rather than negates
+    r"\b(?:not(?! only)|never|no|nothing|none|neither|nor|without|cannot)\b|n[’']t\b", re.IGNORECASE
 )
 
 
@@ -106,10 +112,12 @@ class ReaderAnswerer:
             pred = with_qualifier(pred, node.node.get_content())
             base = int(node.node.metadata.get("start", 0))
             start, end = base + pred.start, base + pred.end
+            sentence = holding_sentence(retrieval.scorer, node, start, end)
+            if misses_negation(retrieval.query.question, sentence.text):
+                continue
             kind = type_agreement(retrieval.query.question, pred.text)
             evidence = sentence_evidence(retrieval.scorer, node, start, end)
             score = pred.answerability + self.type_weight * kind + self.sentence_weight * evidence
-            sentence = holding_sentence(retrieval.scorer, node, start, end)
             found.append(Found(node, pred, start, end, sentence, evidence, kind, score))
         found.sort(key=lambda f: f.score, reverse=True)
         return found
@@ -182,6 +190,17 @@ def with_qualifier(pred: SpanPrediction, passage: str) -> SpanPrediction:
         return pred
     start = pred.start - (len(before) - found.start())
     return replace(pred, start=start, text=passage[start : pred.end])
+
+
+def misses_negation(question: str, sentence: str) -> bool:
+    """Whether the question is negated ("What was not …?") and the sentence holding the span is not.
+
+    A span from an affirmative sentence answers the affirmative question, which is SQuAD 2.0's
+    commonest trap: "What did engineers not build the dam from?" against "Engineers built the dam
+    from reinforced concrete." On the SQuAD 2.0 training questions, 80% of the negated questions
+    whose best span sits in an affirmative sentence have no answer (281 of 350).
+    """
+    return bool(_NEGATION.search(question)) and not _NEGATION.search(sentence)
 
 
 def restates(span: str, question: str) -> bool:

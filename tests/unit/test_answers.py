@@ -5,7 +5,7 @@ from __future__ import annotations
 from rag.answer.agreement import Reading, answer_key, compare_sources, same_answer
 from rag.answer.base import REFUSAL_TEXT
 from rag.answer.llm import check_reply
-from rag.answer.reader import ReaderAnswerer, headline, restates
+from rag.answer.reader import ReaderAnswerer, headline, misses_negation, restates
 from rag.answer.sentence import compose_extractive
 from rag.settings import Settings
 from rag.text import Span
@@ -81,6 +81,19 @@ def test_a_span_that_restates_the_question_is_never_the_answer() -> None:
                                {"North Korean troops": (9.0, 9.0), "over 10,000": (2.0, 1.0)})
     assert result.answer_span.text == "over 10,000"
     assert headline("advanced weaponry") == "Advanced weaponry." and headline("Is it?") == "Is it?"
+
+
+def test_a_negated_question_is_not_answered_from_an_affirmative_sentence() -> None:
+    built = "Engineers built the dam from reinforced concrete."
+    assert misses_negation("What did engineers not build the dam from?", built)
+    assert misses_negation("What wasn't the dam built from?", built)
+    assert not misses_negation("What did engineers build the dam from?", built)
+    assert not misses_negation("What was never used?", "Wood was never used for the dam.")
+    assert misses_negation("Which nation did not send troops?", "It affects not only Russia but Ukraine.")
+    n = node("seed.txt", DOC)
+    result, _ = _reader_answer("How many North Korean troops were not deployed to Russia?", [n],
+                               {"over 10,000": (9.0, 9.0)})
+    assert result.refused
 
 
 def test_the_span_of_a_leaning_sentence_comes_quoted_with_its_antecedent() -> None:
