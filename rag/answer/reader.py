@@ -14,7 +14,8 @@ It refuses when no passage's span beats its "no answer" score by the calibrated 
 (``reader_margin``), and, as the sentence answerer does, when even the best sentence is weak
 evidence (``reader_evidence_floor``): the story is not in the corpus at all. A span that only
 repeats the question's own words is never an answer, nor is a span from an affirmative sentence
-when the question asks what was *not* so.
+when the question asks what was *not* so, nor a passage whose document never mentions a number
+the question names.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from llama_index.core.schema import NodeWithScore
 from rag.answer.agreement import Reading, compare_sources
 from rag.answer.answer_type import type_agreement
 from rag.answer.base import Composition, pieces, refusal
-from rag.answer.citations import citation_at, support_of
+from rag.answer.citations import citation_at, published_of, support_of
 from rag.matching import NUMBER_WORDS, QUALIFIERS
 from rag.reader.model import Reader, SpanPrediction, shipped_reader
 from rag.retrieve.evidence import SentenceScorer
@@ -59,6 +60,10 @@ _NUMBER_START = re.compile(  # a digit, a currency sign, or a number word (the s
 _NEGATION = re.compile(  # "not only" adds rather than negates
     r"\b(?:not(?! only)|never|no|nothing|none|neither|nor|without|cannot)\b|n[’']t\b", re.IGNORECASE
 )
+
+
+_QUESTION_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
+_GROUPED = re.compile(r"(?<=\d),(?=\d{3}\b)")  # "10,000" → "10000", on both sides of the comparison
 
 
 @dataclass
@@ -98,7 +103,9 @@ class ReaderAnswerer:
 
     def read(self, retrieval: Retrieval) -> list[Found]:
         """Every read passage's best span, best first (spans that restate the question left out)."""
-        ranked = self.passages_to_read(retrieval.ranked)
+        known = document_texts(retrieval.ranked)
+        ranked = [n for n in self.passages_to_read(retrieval.ranked)
+                  if not names_unknown_number(retrieval.query.question, known[n.node.metadata.get("doc_id")])]
         if not ranked:
             return []
         question = retrieval.resolved if retrieval.context else retrieval.query.question
@@ -190,6 +197,28 @@ def with_qualifier(pred: SpanPrediction, passage: str) -> SpanPrediction:
         return pred
     start = pred.start - (len(before) - found.start())
     return replace(pred, start=start, text=passage[start : pred.end])
+
+
+def document_texts(ranked: list[NodeWithScore]) -> dict[object, str]:
+    """Per document: the text of its retrieved passages, its title and its date, with digits ungrouped."""
+    parts: dict[object, list[str]] = {}
+    for n in ranked:
+        meta = n.node.metadata
+        parts.setdefault(meta.get("doc_id"), [str(meta.get("title", "")), published_of(n) or ""]).append(
+            n.node.get_content())
+    return {doc: _GROUPED.sub("", " ".join(texts)) for doc, texts in parts.items()}
+
+
+def names_unknown_number(question: str, text: str) -> bool:
+    """Whether the question names a number (a year, an amount) that the document's passages never mention.
+
+    "What happened to the party in 1992?" cannot be answered from a passage about 1989: on the
+    SQuAD 2.0 training questions, 86 of the 95 whose number (of three digits or more) is missing
+    from their paragraph have no answer, and every number in a RealTime QA question is in its article.
+    """
+    numbers = [n for n in (_GROUPED.sub("", m) for m in _QUESTION_NUMBER.findall(question))
+               if sum(c.isdigit() for c in n) >= 3]  # smaller ones are often written as words ("World War II")
+    return any(not re.search(rf"(?<![\d.]){re.escape(n)}(?![\d])", text) for n in numbers)
 
 
 def misses_negation(question: str, sentence: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rag.answer.agreement import Reading, answer_key, compare_sources, same_answer
 from rag.answer.base import REFUSAL_TEXT
 from rag.answer.llm import check_reply
-from rag.answer.reader import ReaderAnswerer, headline, misses_negation, restates
+from rag.answer.reader import ReaderAnswerer, headline, misses_negation, names_unknown_number, restates
 from rag.answer.sentence import compose_extractive
 from rag.settings import Settings
 from rag.text import Span
@@ -94,6 +94,17 @@ def test_a_negated_question_is_not_answered_from_an_affirmative_sentence() -> No
     result, _ = _reader_answer("How many North Korean troops were not deployed to Russia?", [n],
                                {"over 10,000": (9.0, 9.0)})
     assert result.refused
+
+
+def test_a_question_naming_a_number_its_document_never_mentions_is_not_answered_from_it() -> None:
+    assert names_unknown_number("What did the party do in 1992?", "In 1989 the party split.")
+    assert not names_unknown_number("What did the party do in 1989?", "In 1989 the party split.")
+    assert not names_unknown_number("Why were 10,000 troops sent?", "over 10000 troops")  # grouping ignored
+    assert not names_unknown_number("Which 3 musicians?", "three musicians")  # small numbers are often words
+    n = node("seed.txt", DOC)
+    result, reader = _reader_answer("How many North Korean troops were deployed to Russia in 1995?", [n],
+                                    {"over 10,000": (9.0, 9.0)})
+    assert result.refused and not reader.calls  # the passage was not even read
 
 
 def test_the_span_of_a_leaning_sentence_comes_quoted_with_its_antecedent() -> None:
