@@ -97,13 +97,13 @@ class Settings(BaseSettings):
         description="A span must beat its passage's no-answer score by this much, else refuse (see README).",
     )
     reader_type_weight: float = Field(
-        0.5, ge=0, description="How much a span of the wrong kind (a name for 'how many?') counts against it."
+        0.0, ge=0, description="How much a span of the wrong kind (a name for 'how many?') counts against it."
     )
     reader_sentence_weight: float = Field(
         8.0, ge=0, description="How much the evidence of the sentence holding a span counts for it (see README)."
     )
     reader_evidence_floor: float = Field(
-        0.45, description="Best sentence support below this refuses before reading: the story is not there."
+        0.40, description="Best sentence support below this refuses before reading: the story is not there."
     )
     answer_sentences: int = Field(2, ge=1, le=8, description="Sentences in a sentence-mode answer.")
     sentence_embed_budget: int = Field(4, ge=0, description="Best sentences re-embedded on their own per question.")
