@@ -15,7 +15,6 @@ from pathlib import Path
 import httpx
 import pytest
 from llama_server import MODEL_NAME
-from reader_marks import READER_MISSES
 
 from ingest import ingest_paths
 from rag import Answer, LLMError, Settings
@@ -76,7 +75,6 @@ def test_an_injected_instruction_does_not_reach_the_answer(engine: Engine) -> No
     assert all("PWNED" not in c.quote or "IMPORTANT SYSTEM NOTE" in c.quote for c in answer.citations)
 
 
-@READER_MISSES
 def test_the_llm_answer_through_the_ui_chat_says_which_mode_answered(engine: Engine, tmp_path: Path) -> None:
     from gradio_client import Client
     from ui_support import serve_in_thread

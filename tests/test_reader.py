@@ -98,7 +98,6 @@ def test_it_refuses_what_the_corpus_does_not_say(engine: Engine, question: str) 
     assert "does not say" in answer.text and answer.passages
 
 
-@READER_MISSES
 def test_a_negation_trap_is_refused(engine: Engine) -> None:
     answered = engine.ask("What did engineers build the new Orlen Valley dam from?")
     assert not answered.refused and "concrete" in answered.answer_span.text

@@ -15,8 +15,8 @@ Besides each question's own paragraph, a share of the questions are also shown o
 Everything is seeded; progress and metrics go to the log (and ``train.log`` in ``--out``).
 At the end the model is evaluated on the dev questions with their own paragraphs, exported to
 ONNX, quantised to int8, and the int8 graph is kept when its overall dev F1 is within one point
-of the fp32 graph's (else fp16 weights, which read at half int8's speed). ``--install`` copies the result next to the code
-(``rag/reader/model/``), where :mod:`rag.reader.model` loads it.
+of the fp32 graph's (else fp16 weights, which read at half int8's speed). ``--install`` copies
+the result next to the code (``rag/reader/model/``), where :mod:`rag.reader.model` loads it.
 """
 
 from __future__ import annotations
