@@ -90,6 +90,11 @@ def test_a_negated_question_is_not_answered_from_an_affirmative_sentence() -> No
     assert not misses_negation("What did engineers build the dam from?", built)
     assert not misses_negation("What was never used?", "Wood was never used for the dam.")
     assert misses_negation("Which nation did not send troops?", "It affects not only Russia but Ukraine.")
+    # a negation in the scene, a quote or a compound is not the question's
+    assert not misses_negation("Some reforms were not included. Which measure did lawmakers leave out?", built)
+    assert not misses_negation("Who urged officials to “show no leniency” to protesters?", built)
+    assert not misses_negation("A no-hitter was thrown. Which two teams are playing?", built)
+    assert not misses_negation("How many customers were without power?", built)
     n = node("seed.txt", DOC)
     result, _ = _reader_answer("How many North Korean troops were not deployed to Russia?", [n],
                                {"over 10,000": (9.0, 9.0)})
