@@ -63,8 +63,13 @@ def _version() -> str:
         return "unknown"
 
 
-def _store_flags(p: argparse.ArgumentParser) -> None:
-    # -v works before or after the command; SUPPRESS keeps the subparser from resetting it when absent.
+def _store_parent() -> argparse.ArgumentParser:
+    """The flags every command shares: where the store is, and -v.
+
+    -v works before or after the command; SUPPRESS keeps a command from resetting it when absent.
+    """
+    parent = argparse.ArgumentParser(add_help=False)
+    p = parent.add_argument_group("store and logging")
     p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                    help="debug logging on stderr")
     p.add_argument("--store", type=Path, metavar="DIR",
@@ -72,12 +77,17 @@ def _store_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--collection", metavar="NAME", help="corpus name (default news; CITEWIRE_COLLECTION)")
     p.add_argument("--chroma-url", metavar="URL",
                    help="use a Chroma server at http://HOST:PORT instead of the directory (CITEWIRE_CHROMA_URL)")
+    return parent
 
 
-def _llm_flags(p: argparse.ArgumentParser) -> None:
+def _llm_parent() -> argparse.ArgumentParser:
+    """The flags of the commands that can answer with an LLM."""
+    parent = argparse.ArgumentParser(add_help=False)
+    p = parent.add_argument_group("LLM answerer")
     p.add_argument("--llm-url", metavar="URL",
                    help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1 (CITEWIRE_LLM_URL)")
     p.add_argument("--llm-model", metavar="NAME", help="model name at that endpoint (CITEWIRE_LLM_MODEL)")
+    return parent
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -183,9 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"citewire {_version()}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    store, llm = _store_parent(), _llm_parent()
 
     p = sub.add_parser(
-        "ingest", help="add files or folders of articles to the store",
+        "ingest", parents=[store], help="add files or folders of articles to the store",
         description=f"Read, clean, chunk, embed and store articles. Formats: {FORMATS}. Folders are read "
                     "recursively; a document's id is its path relative to the folder given. Re-ingesting "
                     "skips unchanged documents and replaces changed ones.",
@@ -197,23 +208,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
                    help="read, chunk and embed on a Ray cluster (HOST:PORT; auto, the default, joins the one "
                         "running here; CITEWIRE_RAY_ADDRESS); needs --chroma-url and citewire[ray]")
-    _store_flags(p)
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("list", help="list the documents in the store",
+    p = sub.add_parser("list", parents=[store], help="list the documents in the store",
                        description="The store's documents, newest first: id, title, date, chunks.")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
-    _store_flags(p)
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("remove", help="remove documents (and their chunks) by id",
+    p = sub.add_parser("remove", parents=[store], help="remove documents (and their chunks) by id",
                        description="Remove documents by id (as `citewire list` shows them).",
                        epilog="Exit codes: 0 all removed; 1 some ids were not found; 2 a one-line error.")
     p.add_argument("doc_ids", nargs="+", metavar="DOC_ID", help="document ids to remove")
-    _store_flags(p)
     p.set_defaults(func=cmd_remove)
 
-    p = sub.add_parser("ask", help="answer a question with citations",
+    p = sub.add_parser("ask", parents=[llm, store], help="answer a question with citations",
                        description="Answer one question from the store, citing the exact passages, or say "
                                    "that the corpus does not say.",
                        epilog="Exit codes: 0 an answer or a refusal; 2 a one-line error (empty or too long "
@@ -228,20 +236,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=list(MODES), help=f"answerer: {_choices(MODES)}")
     p.add_argument("--retriever", choices=list(RETRIEVERS), default="default",
                    help=f"retriever: {_choices(RETRIEVERS)}")
-    _llm_flags(p)
-    _store_flags(p)
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("serve", help="serve the chat UI and the JSON API",
+    p = sub.add_parser("serve", parents=[llm, store], help="serve the chat UI and the JSON API",
                        description="Serve the chat (Gradio) at / and POST /api/ask on one port.")
     p.add_argument("--host", help="bind address (default 127.0.0.1; CITEWIRE_HOST)")
     p.add_argument("--port", type=int, help="port (default 7860; CITEWIRE_PORT)")
     p.add_argument("--auth", metavar="USER:PASSWORD", help="require these credentials for the UI and the API")
-    _llm_flags(p)
-    _store_flags(p)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("eval", help="run a question set and report quality",
+    p = sub.add_parser("eval", parents=[llm, store], help="run a question set and report quality",
                        description="Ask every question of a JSONL set and write results.jsonl, report.json, "
                                    "report.md and plots (retrieval, answer, citation, refusal, latency).")
     p.add_argument("questions", type=Path, metavar="QUESTIONS.jsonl",
@@ -256,8 +260,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", type=Path, metavar="REPORT.json", help="an earlier report.json to diff against")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N questions")
     p.add_argument("--top-k", type=int, metavar="N", help="passages per answer (default 5)")
-    _llm_flags(p)
-    _store_flags(p)
     p.set_defaults(func=cmd_eval)
     return parser
 
