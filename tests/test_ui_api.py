@@ -10,7 +10,6 @@ import httpx
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AuthenticationError
-from reader_marks import READER_MISSES
 from ui_support import FACTS, SAMPLE_QUESTIONS, SEED_DOC, serve_in_thread
 
 from ui.app import build_app
@@ -31,7 +30,6 @@ def test_chat_streams_an_answer_citing_the_seed_article(ui_server) -> None:
     assert partial, "the answer should arrive in pieces before the final message with its sources"
 
 
-@READER_MISSES
 def test_chat_follow_up_uses_the_conversation(ui_server) -> None:
     client = _client(ui_server.url)  # one client = one session = one conversation
     client.predict("How many North Korean troops were deployed to Russia?", api_name="/chat")
