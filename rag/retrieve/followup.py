@@ -19,7 +19,7 @@ _REFERS_BACK = re.compile(
     r"|\b(?:it|its|they|them|their|he|him|his|she|her|this|that|these|those|there|the same)\b",
     re.IGNORECASE,
 )
-_ENTITY = re.compile(r"\b(?:[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*|\d(?:[\d,.]*\d)?)")  # "10,000." → "10,000"
+_ENTITY = re.compile(r"\b(?:[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*|\d[\d,.]*)")
 _MAX_CARRIED = 10
 _MAX_ANSWER_ENTITIES = 3
 

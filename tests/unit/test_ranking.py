@@ -95,7 +95,6 @@ def test_follow_ups_carry_the_topic_and_standalone_questions_do_not() -> None:
     assert is_follow_up("And what did NATO say about it?")
     context = carried_context("And what did NATO say about it?", history)
     assert "korean" in context and "troops" in context and "russia" in context
-    assert "10,000" in context.split() and "10,000." not in context  # a number, not its sentence's full stop
     assert carried_context("Who won the 2018 World Cup final in Moscow?", history) == ""
     assert carried_context("And NATO?", []) == ""
 
