@@ -10,6 +10,9 @@ how sure it is that the passage answers at all. The answer then
    giving a different value for a question that wants one are shown side by side with their dates
    (:mod:`rag.answer.agreement`).
 
+A question asking what someone said ("What did NATO say about it?") is answered by quoting the
+speaker's sentence instead (:mod:`rag.answer.statement`): the reader is trained on short spans.
+
 It refuses when no passage's span beats its "no answer" score by the calibrated margin
 (``reader_margin``), and, as the sentence answerer does, when even the best sentence is weak
 evidence (``reader_evidence_floor``): the story is not in the corpus at all. A span that only
@@ -31,10 +34,11 @@ from llama_index.core.schema import NodeWithScore
 from rag.answer.agreement import Reading, compare_sources
 from rag.answer.answer_type import type_agreement
 from rag.answer.base import Composition, pieces, refusal
-from rag.answer.citations import citation_at, published_of, support_of
+from rag.answer.citations import citation_at, citation_for, published_of, support_of
+from rag.answer.statement import asked_speaker, speaker_statement
 from rag.matching import NUMBER_WORDS, QUALIFIERS
 from rag.reader.model import Reader, SpanPrediction, shipped_reader
-from rag.retrieve.evidence import SentenceScorer
+from rag.retrieve.evidence import ScoredSentence, SentenceScorer
 from rag.text import Span, content_terms, split_sentences
 from rag.types import AnswerSpan
 
@@ -96,6 +100,7 @@ class ReaderAnswerer:
         self.evidence_floor = settings.reader_evidence_floor
         self.type_weight = settings.reader_type_weight
         self.sentence_weight = settings.reader_sentence_weight
+        self.statement_floor = settings.refusal_threshold
 
     def stream(self, query: Query, retrieval: Retrieval) -> Iterator[str | Composition]:
         result = self.compose(query, retrieval)
@@ -151,6 +156,12 @@ class ReaderAnswerer:
         support, _ = support_of(retrieval.scorer, retrieval.ranked)
         if support < self.evidence_floor:
             return refusal(support, note="no passage is close to the question")
+        speaker = asked_speaker(query.question)
+        if speaker is not None:
+            said = speaker_statement(speaker, retrieval.scorer, self.passages_to_read(retrieval.ranked),
+                                     self.statement_floor)
+            if said is not None:
+                return quoted_statement(*said, support)
         found = self.read(retrieval)
         if not found or found[0].score < self.margin:
             score = found[0].score if found else float("-inf")
@@ -173,6 +184,15 @@ class ReaderAnswerer:
             lines.append(agreement.summary)
         return Composition("\n".join(lines), citations, False, support, answer_span=span, agreement=agreement,
                            extra={"answerability": best.prediction.answerability})
+
+
+def quoted_statement(sentence: ScoredSentence, node: NodeWithScore, support: float) -> Composition:
+    """The answer to "what did X say?": the speaker's sentence, quoted and cited, the whole of it the span."""
+    citation = citation_for(1, sentence, node)
+    span = AnswerSpan(text=sentence.span.text, doc_id=citation.doc_id, start=sentence.span.start,
+                      end=sentence.span.end, score=round(sentence.score, 4), citation=1, chunk_id=node.node.node_id)
+    return Composition(f"“{sentence.span.text}” [1]", [citation], False, support, answer_span=span,
+                       note="a statement, quoted")
 
 
 def headline(span: str) -> str:

@@ -7,6 +7,7 @@ from rag.answer.base import REFUSAL_TEXT
 from rag.answer.llm import check_reply
 from rag.answer.reader import ReaderAnswerer, headline, misses_negation, names_unknown_number, restates
 from rag.answer.sentence import compose_extractive
+from rag.answer.statement import asked_speaker
 from rag.settings import Settings
 from rag.text import Span
 from rag.types import Citation
@@ -114,10 +115,37 @@ def test_a_question_naming_a_number_its_document_never_mentions_is_not_answered_
 
 def test_the_span_of_a_leaning_sentence_comes_quoted_with_its_antecedent() -> None:
     n = node("seed.txt", DOC)
-    result, _ = _reader_answer("What did Zelenskyy ask Ukraine's allies to provide?", [n],
+    result, _ = _reader_answer("What is needed to combat the extended front?", [n],
                                {"advanced weaponry and increased logistical support": (7.0, 3.0)})
     assert result.text.startswith("Advanced weaponry and increased logistical support.")
     assert result.citations[0].quote.startswith("President Zelenskyy emphasized")
+
+
+def test_questions_asking_what_someone_said_are_recognised_with_their_speaker() -> None:
+    assert asked_speaker("What did Zelenskyy ask Ukraine's allies to provide?").terms == {"zelenskyy"}
+    assert asked_speaker("And what did NATO officials say about it?").terms == {"nato"}  # names, not "officials"
+    plain = asked_speaker("What does the plos pathogen paper claim?")
+    assert plain.every and plain.named_in("The paper on plos and the pathogen claims it.")
+    assert not plain.named_in("The paper claims it.")
+    for other in ["What did Neumes say that composition with prime numbers was inspired by?",  # a thing in it
+                  "What did he say?",  # whom the conversation knows, not the question
+                  "What did NATO not say about it?",
+                  "What does education in an area where there is high demand for workers tend to create?",
+                  "How many troops did NATO say were sent?"]:
+        assert asked_speaker(other) is None, other
+
+
+def test_what_a_speaker_said_is_answered_with_their_sentence_quoted_whole() -> None:
+    n = node("seed.txt", DOC)
+    result, reader = _reader_answer("What did Zelenskyy ask Ukraine's allies to provide?", [n],
+                                    {"over 10,000": (9.0, 9.0)}, refusal_threshold=0.0)
+    assert not reader.calls  # the reader's short span is not what such a question wants
+    quote = result.citations[0].quote
+    assert quote.startswith("President Zelenskyy emphasized") and quote.endswith("the extended front.")
+    assert result.answer_span.text == quote and result.text == f"“{quote}” [1]"
+    nobody, reader = _reader_answer("What did the Pope say about it?", [n], {"over 10,000": (9.0, 9.0)},
+                                    refusal_threshold=0.0)
+    assert reader.calls and nobody.answer_span.text == "over 10,000"  # no sentence of theirs: the reader reads
 
 
 # ---------------------------------------------------------------------------- sources compared
