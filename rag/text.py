@@ -20,6 +20,8 @@ _ABBREVIATIONS = re.compile(
     r"\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Gen|Col|Lt|Sgt|Capt|Gov|Sen|Rep|Rev|Inc|Corp|Co|Ltd|No|vs|etc|U\.S|U\.K|[A-Z])\.$"
 )
 _WORD = re.compile(r"\w+(?:[.,'’]\w+)*", re.UNICODE)
+# A word that negates what a question asks. "Not only" adds rather than negates; "no-hitter" is a noun.
+NEGATION = re.compile(r"\b(?:not(?! only)|never|no(?!-)|nothing|none|neither|nor|cannot)\b|n[’']t\b", re.IGNORECASE)
 
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being

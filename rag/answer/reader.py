@@ -39,7 +39,7 @@ from rag.answer.statement import asked_speaker, speaker_statement
 from rag.matching import NUMBER_WORDS, QUALIFIERS
 from rag.reader.model import Reader, SpanPrediction, shipped_reader
 from rag.retrieve.evidence import ScoredSentence, SentenceScorer
-from rag.text import Span, content_terms, split_sentences
+from rag.text import NEGATION, Span, content_terms, split_sentences
 from rag.types import AnswerSpan
 
 if TYPE_CHECKING:
@@ -61,9 +61,6 @@ _NUMBER_START = re.compile(  # a digit, a currency sign, or a number word (the s
 )
 
 
-_NEGATION = re.compile(  # "not only" adds rather than negates; "no-hitter" is a noun
-    r"\b(?:not(?! only)|never|no(?!-)|nothing|none|neither|nor|cannot)\b|n[’']t\b", re.IGNORECASE
-)
 _QUOTED = re.compile(r"[“\"][^”\"]*[”\"]")
 
 
@@ -251,7 +248,7 @@ def misses_negation(question: str, sentence: str) -> bool:
     whose best span sits in an affirmative sentence have no answer (281 of 347). "Without" is left
     out: "were without power" describes a state, and the training questions gain nothing from it.
     """
-    return bool(_NEGATION.search(asked_part(question))) and not _NEGATION.search(sentence)
+    return bool(NEGATION.search(asked_part(question))) and not NEGATION.search(sentence)
 
 
 def asked_part(question: str) -> str:

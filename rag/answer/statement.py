@@ -24,7 +24,7 @@ from llama_index.core.schema import NodeWithScore
 
 from rag.answer.sentence import with_continuation
 from rag.retrieve.evidence import ScoredSentence, SentenceScorer
-from rag.text import content_terms, split_sentences, term_set
+from rag.text import NEGATION, content_terms, split_sentences, term_set
 
 _SAYING = (r"say|tell|warn|announce|claim|argue|suggest|propose|promise|pledge|mention|stress|emphasi[sz]e|"
            r"insist|call for|demand")
@@ -36,7 +36,6 @@ _STATEMENT = re.compile(
     r"|(?:" + _ASKING + r") (?:[\w'’.-]+ ){1,4}to \w+)\s*\??\s*$",
     re.IGNORECASE,
 )
-_NEGATED = re.compile(r"\b(?:not|never|no)\b|n[’']t\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ def asked_speaker(question: str) -> Speaker | None:
     parts = split_sentences(question)
     asking = parts[-1].text if parts else question
     m = _STATEMENT.match(asking)
-    if m is None or _NEGATED.search(asking):
+    if m is None or NEGATION.search(asking):
         return None
     who = m.group("who").split()
     names = [w for w in who if w[:1].isupper()]
