@@ -64,10 +64,8 @@ def render_card(report: dict[str, Any]) -> str:
     timing = (
         f"Trained {steps} steps ({run.get('examples', '?')} windows, {_cell(run.get('epochs', float('nan')))} "
         f"passes over the own-paragraph windows) in {_cell(report.get('train_minutes', float('nan')))} minutes "
-        f"on {run.get('cores', '?')} CPU cores; "
-        + ("export, quantisation and dev evaluation, run afterwards, took " if report.get("evaluate_only")
-           else "the whole run with export and dev evaluation took ")
-        + f"{_cell(report.get('total_minutes', float('nan')))} minutes."
+        f"on {run.get('cores', '?')} CPU cores; the whole run with export and dev evaluation took "
+        f"{_cell(report.get('total_minutes', float('nan')))} minutes."
         if steps else "Training time not recorded."
     )
     return f"""# citewire reader (MiniLM-L6, SQuAD 2.0, ONNX)

@@ -535,8 +535,7 @@ def main(argv: list[str] | None = None) -> int:
 
     int8 = quantize_int8(fp32, args.out / "reader-int8.onnx")
     shutil.copy(tokenizer_file, args.out / "tokenizer.json")
-    report: dict[str, object] = {"recipe": asdict(recipe), "train_minutes": round(train_min, 1), "run": run,
-                                  "evaluate_only": args.evaluate_only}
+    report: dict[str, object] = {"recipe": asdict(recipe), "train_minutes": round(train_min, 1), "run": run}
     chosen = int8
     if not args.no_dev:
         dev = dev_set(args.dev, args.dev_limit)
