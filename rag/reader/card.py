@@ -38,8 +38,7 @@ def render_card(report: dict[str, Any]) -> str:
     recipe = report.get("recipe", {})
     run = report.get("run", {})
     chosen = report.get("chosen", "reader-int8.onnx")
-    weights = {"int8": ("MiniLM weights quantised to int8 (ONNX Runtime dynamic quantisation, per channel), "
-                        "except the first and last encoder layers and the heads, kept in fp32"),
+    weights = {"int8": "MiniLM weights quantised to int8 (ONNX Runtime dynamic quantisation, per channel)",
                "fp16": "fp16 weights, widened to fp32 on load"}["fp16" if "fp16" in chosen else "int8"]
     recipe_rows = "\n".join(f"| `{k}` | {_setting(v)} |" for k, v in recipe.items() if k != "extra")
     dev = report.get("dev", {})

@@ -14,10 +14,9 @@ Besides each question's own paragraph, a share of the questions are also shown o
 
 Everything is seeded; progress and metrics go to the log (and ``train.log`` in ``--out``).
 At the end the model is evaluated on the dev questions with their own paragraphs, exported to
-ONNX, quantised to int8 (all but the first and last layers and the heads), and that graph is kept
-when its overall dev F1 is within one point of the fp32 graph's (else fp16 weights, which read at
-half int8's speed). ``--install`` copies the result next to the code (``rag/reader/model/``),
-where :mod:`rag.reader.model` loads it.
+ONNX, quantised to int8, and the int8 graph is kept when its overall dev F1 is within one point
+of the fp32 graph's (else fp16 weights, which read at half int8's speed). ``--install`` copies
+the result next to the code (``rag/reader/model/``), where :mod:`rag.reader.model` loads it.
 """
 
 from __future__ import annotations
@@ -355,32 +354,14 @@ def export_onnx(model, maker: WindowMaker, dest: Path) -> Path:
     return dest
 
 
-def fp32_nodes(graph) -> list[str]:
-    """The matrix products left in fp32: the first and last encoder layers and the two heads.
-
-    Quantising every layer cost the reader over a point of dev F1 (answerable F1 64.7 against
-    fp32's 65.8); the error is made where the embeddings enter and where the logits leave. With
-    those layers in fp32 the graph scored 66.5 answerable / 55.1 overall against fp32's 65.8 /
-    54.9, at 33 MB instead of 23 and about a third slower to read than all-int8.
-    """
-    products = [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm")]
-    layers = sorted({int(m.group(1)) for n in products if (m := re.search(r"layer\.(\d+)/", n))})
-    edge = {f"layer.{layers[0]}/", f"layer.{layers[-1]}/"} if layers else set()
-    return [n for n in products if "layer." not in n or any(e in n for e in edge)]
-
-
 def quantize_int8(src: Path, dest: Path) -> Path:
-    """fp32 graph → int8 weights (dynamic, per channel) except :func:`fp32_nodes`."""
-    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    keep = fp32_nodes(onnx.load(str(src)).graph)
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.WARNING)  # the quantiser logs every tensor at INFO on the root logger
     try:
-        quantize_dynamic(str(src), str(dest), weight_type=QuantType.QInt8, per_channel=True,
-                         nodes_to_exclude=keep)
+        quantize_dynamic(str(src), str(dest), weight_type=QuantType.QInt8, per_channel=True)
     finally:
         root.setLevel(level)
     return dest
