@@ -133,7 +133,8 @@ def questions_of(name: str, limit: int | None, sample: int | None) -> list[Any]:
 
 
 # ---------------------------------------------------------------------------- e2e
-def part_e2e(sets: list[str], work: Path, limit: int | None, sample: int | None = None) -> dict[str, Any]:
+def part_e2e(sets: list[str], work: Path, limit: int | None, sample: int | None = None,
+             systems: list[str] | None = None) -> dict[str, Any]:
     from eval.runner import run
     from rag.engine import Engine
 
@@ -147,6 +148,8 @@ def part_e2e(sets: list[str], work: Path, limit: int | None, sample: int | None 
         print("|---|---|---|---|---|---|---|---|---|---|")
         with Engine.open(settings) as engine:
             for system, (mode, retriever) in SYSTEMS.items():
+                if systems and system not in systems:
+                    continue
                 report = run(questions, engine, retriever=retriever, mode=mode).to_dict()
                 out[f"{name}/{system}"] = report
                 a, r, c, lat = report["answer"], report["refusal"], report["citation"], report["latency_ms"]
@@ -256,6 +259,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/citewire-bench"))
     parser.add_argument("--limit", type=int, help="only the first N questions of each set")
     parser.add_argument("--sample", type=int, help="at most N questions of each set, spread over it (e2e, sweep)")
+    parser.add_argument("--system", action="append", choices=sorted(SYSTEMS),
+                        help="e2e: only these systems (default: all three)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args()
     sets = args.set or ["seed", "squad-v2", "realtimeqa", "realtimeqa-unanswerable"]
@@ -265,7 +270,7 @@ def main() -> None:
     if args.part in ("alone", "all"):
         results["alone"] = part_alone(args.limit)
     if args.part in ("e2e", "all"):
-        results["e2e"] = part_e2e(sets, args.work, args.limit, args.sample)
+        results["e2e"] = part_e2e(sets, args.work, args.limit, args.sample, args.system)
     if args.part in ("sweep",):
         results["sweep"] = part_sweep(sets, args.work, args.limit, args.sample)
     if args.json:

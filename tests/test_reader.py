@@ -13,6 +13,7 @@ import pytest
 
 from ingest import ingest_paths
 from rag import Settings
+from rag.embedding.onnx_encoder import cpu_session_options
 from rag.engine import Engine
 from rag.reader.model import MANIFEST, MODEL_DIR, Reader, ReaderError, shipped_reader
 
@@ -67,6 +68,14 @@ def test_the_shipped_model_loads_and_is_checked_against_its_manifest(tmp_path: P
     onnx.unlink()
     with pytest.raises(ReaderError, match=r"is missing.*make reader"):
         Reader.shipped(copy)
+
+
+def test_only_the_reader_lets_its_threads_spin() -> None:
+    """The reader runs inside an ask, where spinning threads save time; the encoder also runs
+    beside ingest's Chroma writes, where they would steal its CPU."""
+    spin = "session.intra_op.allow_spinning"
+    assert shipped_reader().session.get_session_options().get_session_config_entry(spin) == "1"
+    assert cpu_session_options().get_session_config_entry(spin) == "0"
 
 
 def test_the_answer_leads_with_the_span_and_its_offsets_are_the_quoted_text(engine: Engine) -> None:

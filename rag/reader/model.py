@@ -76,7 +76,7 @@ def _session(path: Path, threads: int | None = None) -> Any:
 
     from rag.embedding.onnx_encoder import cpu_session_options
 
-    options = cpu_session_options(threads)
+    options = cpu_session_options(threads, spin=True)
     data: bytes | str = str(path)
     if path.name.endswith("fp16.onnx"):  # fp16 weights on disk, widened to fp32 for the CPU kernels
         import onnx
