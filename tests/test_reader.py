@@ -13,6 +13,7 @@ import pytest
 
 from ingest import ingest_paths
 from rag import Settings
+from rag.answer.reader import ReaderAnswerer
 from rag.embedding.onnx_encoder import cpu_session_options
 from rag.engine import Engine
 from rag.reader.model import MANIFEST, MODEL_DIR, Reader, ReaderError, shipped_reader
@@ -70,11 +71,16 @@ def test_the_shipped_model_loads_and_is_checked_against_its_manifest(tmp_path: P
         Reader.shipped(copy)
 
 
-def test_only_the_reader_lets_its_threads_spin() -> None:
-    """The reader runs inside an ask, where spinning threads save time; the encoder also runs
-    beside ingest's Chroma writes, where they would steal its CPU."""
+def test_the_reader_spins_unless_told_not_to_and_the_encoder_never_does() -> None:
+    """Spinning threads make a single ask quicker but burn CPU while they wait, and the encoder
+    also runs beside ingest's Chroma writes, where they would steal its CPU."""
     spin = "session.intra_op.allow_spinning"
-    assert shipped_reader().session.get_session_options().get_session_config_entry(spin) == "1"
+
+    def spins(reader: Reader) -> str:
+        return reader.session.get_session_options().get_session_config_entry(spin)
+
+    assert spins(ReaderAnswerer(Settings()).reader) == "1"
+    assert spins(ReaderAnswerer(Settings(reader_spin=False)).reader) == "0"
     assert cpu_session_options().get_session_config_entry(spin) == "0"
 
 

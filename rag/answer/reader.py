@@ -90,7 +90,7 @@ class ReaderAnswerer:
     """Answers with the reader's best span, its sentence, and how the sources compare."""
 
     def __init__(self, settings: Settings, answerer: object = None, reader: Reader | None = None) -> None:
-        self.reader = reader or shipped_reader()
+        self.reader = reader or shipped_reader(spin=settings.reader_spin)
         self.passages = settings.reader_passages
         self.other_sources = settings.reader_other_sources
         self.margin = settings.reader_margin

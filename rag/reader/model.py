@@ -71,12 +71,12 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _session(path: Path, threads: int | None = None) -> Any:
+def _session(path: Path, threads: int | None = None, spin: bool = True) -> Any:
     import onnxruntime as ort
 
     from rag.embedding.onnx_encoder import cpu_session_options
 
-    options = cpu_session_options(threads, spin=True)
+    options = cpu_session_options(threads, spin=spin)
     data: bytes | str = str(path)
     if path.name.endswith("fp16.onnx"):  # fp16 weights on disk, widened to fp32 for the CPU kernels
         import onnx
@@ -102,6 +102,7 @@ class Reader:
         verify: bool = True,
         sha256: str | None = None,
         batch: int = 8,
+        spin: bool = True,
     ) -> None:
         if not model.exists():
             raise ReaderError(f"the reader model {model} is missing; {_TRAIN_HINT}")
@@ -110,18 +111,18 @@ class Reader:
                               f"{_TRAIN_HINT}")
         self.path = model
         self.maker = WindowMaker.from_file(tokenizer, max_len, stride)
-        self.session = _session(model)
+        self.session = _session(model, spin=spin)
         self.batch = batch
 
     @classmethod
-    def shipped(cls, folder: Path = MODEL_DIR) -> Reader:
+    def shipped(cls, folder: Path = MODEL_DIR, spin: bool = True) -> Reader:
         """The reader that ships with citewire (hash-checked against its manifest)."""
         manifest = folder / MANIFEST
         if not manifest.exists():
             raise ReaderError(f"no reader model in {folder} ({MANIFEST} is missing); {_TRAIN_HINT}")
         meta = json.loads(manifest.read_text())
         return cls(folder / meta["file"], folder / "tokenizer.json", max_len=int(meta["max_len"]),
-                   stride=int(meta["stride"]), sha256=meta["sha256"])
+                   stride=int(meta["stride"]), sha256=meta["sha256"], spin=spin)
 
     def logits(self, windows: list[Window]) -> list[tuple[np.ndarray, np.ndarray, float]]:
         """Start logits, end logits and the answerability logit per window (batched by length)."""
@@ -182,16 +183,16 @@ def _top_spans(w: Window, start: np.ndarray, end: np.ndarray, top: int) -> list[
     return [(int(idx[b // n]), int(idx[b % n]), float(flat[b])) for b in best]
 
 
-_shared: dict[Path, Reader] = {}
+_shared: dict[tuple[Path, bool], Reader] = {}
 _lock = threading.Lock()
 
 
-def shipped_reader(folder: Path = MODEL_DIR) -> Reader:
-    """The process's one shipped reader (loaded and hash-checked once)."""
+def shipped_reader(folder: Path = MODEL_DIR, spin: bool = True) -> Reader:
+    """The process's one shipped reader (loaded and hash-checked once; ``spin``: see ``reader_spin``)."""
     with _lock:
-        if folder not in _shared:
-            _shared[folder] = Reader.shipped(folder)
-        return _shared[folder]
+        if (folder, spin) not in _shared:
+            _shared[folder, spin] = Reader.shipped(folder, spin)
+        return _shared[folder, spin]
 
 
 def install(model: Path, tokenizer: Path, report: dict[str, Any], folder: Path = MODEL_DIR) -> None:
