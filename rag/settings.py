@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     )
     reader_spin: bool = Field(
         True,
-        description="Let the reader's threads busy-wait between layers: single asks 5-10% quicker, at the "
+        description="Let the reader's threads busy-wait between layers: single asks up to 8% quicker, at the "
                     "cost of CPU burnt while they wait (turn off when other work shares the machine).",
     )
     # The four reader_* refusal settings below are calibrated together by `bench/reader.py --part sweep`

@@ -99,7 +99,7 @@ def cpu_session_options(threads: int | None = None, spin: bool = False) -> Any:
     Off for the encoder: its idle threads would steal the CPU that Chroma writes (ingest) or other
     requests (serving) need. On for the reader by default (``reader_spin``), which only runs inside
     an ``ask``: there its many small matrix products are 10-15% faster when the threads need not be
-    woken for each (a 5-10% quicker ask; 50 concurrent clients got as many answers a second).
+    woken for each (an ask up to 8% quicker; 50 concurrent clients got as many answers a second).
     """
     import onnxruntime as ort
 
