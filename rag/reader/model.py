@@ -71,7 +71,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _session(path: Path, threads: int | None = None, spin: bool = True) -> Any:
+def _session(path: Path, spin: bool, threads: int | None = None) -> Any:
     import onnxruntime as ort
 
     from rag.embedding.onnx_encoder import cpu_session_options
