@@ -40,7 +40,7 @@ class Chunker:
         self.splitter = SentenceSplitter(
             chunk_size=self.chunk_tokens,
             chunk_overlap=min(overlap_tokens, self.chunk_tokens // 4),
-            tokenizer=lambda text: embedder.tokenizer.encode(text, add_special_tokens=False),
+            tokenizer=embedder.words.ids,
             include_prev_next_rel=False,
         )
 
@@ -54,13 +54,7 @@ class Chunker:
         if self.embedder.count_tokens(title) <= self.title_tokens:
             return title
         budget = self.title_tokens - 1  # room for the "…"
-        try:
-            spans = self.embedder.tokenizer(title, add_special_tokens=False, return_offsets_mapping=True)
-            cut = spans["offset_mapping"][budget - 1][1] if budget > 0 else 0
-        except NotImplementedError:  # a slow (Python) tokenizer has no offsets: shrink by characters
-            cut = len(title)
-            while cut > 0 and self.embedder.count_tokens(title[:cut]) > budget:
-                cut = int(cut * 0.9)
+        cut = self.embedder.words.offsets(title)[budget - 1][1] if budget > 0 else 0
         head = title[:cut]
         if cut < len(title) and not title[cut].isspace() and " " in head:
             head = head.rsplit(" ", 1)[0]  # do not end on half a word

@@ -97,3 +97,55 @@ def test_only_plain_mean_pooled_models_take_the_onnx_path(embedder) -> None:
     assert not _mean_pooled([Transformer(), Pooling("cls")])  # the export's pooling would be wrong
     assert not _mean_pooled([Transformer(), Pooling("mean"), Dense()])  # a projection the export lacks
     assert not _mean_pooled([Transformer()])
+
+
+def test_the_word_pieces_split_text_as_the_models_own_tokenizer(embedder, tmp_path) -> None:
+    import json
+    from pathlib import Path
+
+    from rag.embedding import resolve_model_path
+    from rag.embedding.wordpieces import PROBE_TEXTS, WordPieces, same_pieces
+
+    file = Path(resolve_model_path("")) / "tokenizer.json"
+    texts = [*PROBE_TEXTS, *TEXTS]
+    assert same_pieces(WordPieces.from_file(file, 256), embedder.tokenizer, texts)
+    assert embedder.words.ids(TEXTS[1]) == embedder.tokenizer.encode(TEXTS[1], add_special_tokens=False)
+    # A tokenizer that keeps case is told apart: the check can fail.
+    cased = json.loads(file.read_text())
+    cased["normalizer"]["lowercase"] = False
+    (tmp_path / "tokenizer.json").write_text(json.dumps(cased))
+    assert not same_pieces(WordPieces.from_file(tmp_path / "tokenizer.json", 256), embedder.tokenizer, texts)
+
+
+def test_a_stamped_encoder_starts_without_torch_and_gives_the_same_vectors(embedder, tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from rag.embedding import Embedder, onnx_encoder, resolve_model_path
+
+    first = Embedder(cache_dir=tmp_path)  # exports, checks against torch, stamps
+    assert first.backend == "onnx"
+    stamps = list(tmp_path.glob("*.verified.json"))
+    assert len(stamps) == 1 and json.loads(stamps[0].read_text())["dim"] == 384
+    script = (
+        "import sys, json, numpy as np\n"
+        "from pathlib import Path\n"
+        "from rag.embedding import Embedder\n"
+        f"e = Embedder(cache_dir=Path({str(tmp_path)!r}))\n"
+        f"v = e.embed_texts({TEXTS!r})\n"
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules]\n"
+        "print(json.dumps({'backend': e.backend, 'heavy': heavy, 'max': e.max_tokens, 'v': v.tolist()}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["backend"] == "onnx" and got["heavy"] == [] and got["max"] == 256
+    assert np.abs(np.array(got["v"]) - embedder.embed_texts(TEXTS)).max() < 1e-5
+    # A stamp is only believed for the graph it was written for.
+    model = resolve_model_path("")
+    assert onnx_encoder.stamped(model, tmp_path) is not None
+    stamp = json.loads(stamps[0].read_text())
+    stamps[0].write_text(json.dumps({**stamp, "graph_sha256": "0" * 64}))
+    assert onnx_encoder.stamped(model, tmp_path) is None
+    stamps[0].write_text(json.dumps({**stamp, "onnxruntime": "0.0.1"}))
+    assert onnx_encoder.stamped(model, tmp_path) is None

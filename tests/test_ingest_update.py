@@ -23,12 +23,14 @@ FILES = {
 def model_calls(embedder, monkeypatch):
     """How many times the embedding model ran a forward pass, on either backend (torch or ONNX Runtime)."""
     calls: list[int] = []
-    handle = embedder._st.register_forward_hook(lambda *_: calls.append(1))
     if embedder._onnx is not None:
         run = embedder._onnx.hidden_states
         monkeypatch.setattr(embedder._onnx, "hidden_states", lambda batch: calls.append(1) or run(batch))
-    yield calls
-    handle.remove()
+        yield calls
+    else:
+        handle = embedder._st.register_forward_hook(lambda *_: calls.append(1))
+        yield calls
+        handle.remove()
 
 
 @pytest.fixture

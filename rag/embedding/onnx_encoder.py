@@ -10,12 +10,16 @@ vectors come from the same pass as before.
 
 Nothing here is trusted blindly: a cached graph is checked against the torch model on a probe
 sentence when it is loaded, and re-exported (or abandoned for torch) if the vectors disagree.
+Once a graph has passed that check, a stamp beside it records the graph's hash, the ONNX Runtime
+version and what the embedder needs to know of the model (:func:`write_stamp`); later processes
+load the stamped graph without torch (:func:`stamped`), which takes seconds off every start.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -134,7 +138,7 @@ def load(model: str, cache_dir: Path, probe: tuple[Any, np.ndarray] | None = Non
     ``probe`` is (tokenizer output for one sentence, the torch token embeddings for it). A graph
     that disagrees is exported again once; if that one disagrees too, ``ValueError``.
     """
-    path = cache_dir / f"encoder-{_fingerprint(model)}.onnx"
+    path = _graph_path(model, cache_dir)
     for attempt in range(2):
         if not path.exists() or attempt:
             log.info("exporting the embedding model to ONNX (once per model): %s", path)
@@ -152,3 +156,62 @@ def load(model: str, cache_dir: Path, probe: tuple[Any, np.ndarray] | None = Non
             return encoder
         log.warning("cached ONNX encoder %s disagrees with the model", path)
     raise ValueError(f"the ONNX export of {model} does not reproduce its vectors")
+
+
+def _graph_path(model: str, cache_dir: Path) -> Path:
+    return cache_dir / f"encoder-{_fingerprint(model)}.onnx"
+
+
+def _stamp_path(graph: Path) -> Path:
+    return graph.with_suffix(".verified.json")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _runtime_version() -> str:
+    import onnxruntime as ort
+
+    return str(ort.__version__)
+
+
+def write_stamp(model: str, cache_dir: Path, facts: dict[str, Any]) -> None:
+    """Record that the cached graph of ``model`` reproduced the torch vectors, with ``facts`` to reuse.
+
+    Written atomically; a cache that cannot be written only costs the next process its fast start.
+    """
+    graph = _graph_path(model, cache_dir)
+    stamp = {"graph_sha256": _sha256(graph), "onnxruntime": _runtime_version(), **facts}
+    tmp = ""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".json.tmp")
+        with os.fdopen(fd, "w") as out:
+            json.dump(stamp, out)
+        os.replace(tmp, _stamp_path(graph))
+    except OSError as exc:
+        log.info("could not stamp the verified ONNX encoder (%s)", exc)
+        with contextlib.suppress(OSError):
+            if tmp:
+                os.unlink(tmp)
+
+
+def stamped(model: str, cache_dir: Path) -> tuple[OnnxEncoder, dict[str, Any]] | None:
+    """The verified cached graph of ``model`` and its stamp's facts, when the stamp still holds.
+
+    It holds when the graph's bytes and the ONNX Runtime version are those that passed the check
+    (the model's own files are in the graph's name). Anything else, None: load the slow way.
+    """
+    graph = _graph_path(model, cache_dir)
+    try:
+        stamp = json.loads(_stamp_path(graph).read_text())
+        if stamp.get("onnxruntime") != _runtime_version() or stamp.get("graph_sha256") != _sha256(graph):
+            return None
+        return OnnxEncoder(graph), stamp
+    except Exception as exc:  # no stamp, a torn file, an unloadable graph: none of them fatal
+        log.debug("no usable stamped ONNX encoder for %s (%s)", model, exc)
+        return None
