@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _onnx_lock = threading.Lock()
 _models: dict[str, SentenceTransformer] = {}
-_onnx_cache: dict[tuple[str, Path], tuple[OnnxEncoder, dict[str, Any]] | None] = {}
+_onnx_cache: dict[tuple[str, Path], tuple[OnnxEncoder, dict[str, Any] | None] | None] = {}
 _PROBE = "Officials in Seoul said on Tuesday that more than 10,000 troops had been sent."
 
 
