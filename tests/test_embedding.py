@@ -147,5 +147,5 @@ def test_a_stamped_encoder_starts_without_torch_and_gives_the_same_vectors(embed
     stamp = json.loads(stamps[0].read_text())
     stamps[0].write_text(json.dumps({**stamp, "graph_sha256": "0" * 64}))
     assert onnx_encoder.stamped(model, tmp_path) is None
-    stamps[0].write_text(json.dumps({**stamp, "onnxruntime": "0.0.1"}))
+    stamps[0].write_text(json.dumps({**stamp, "runtime": "onnxruntime 0.0.1, tokenizers 0.0.1"}))
     assert onnx_encoder.stamped(model, tmp_path) is None

@@ -10,9 +10,10 @@ vectors come from the same pass as before.
 
 Nothing here is trusted blindly: a cached graph is checked against the torch model on a probe
 sentence when it is loaded, and re-exported (or abandoned for torch) if the vectors disagree.
-Once a graph has passed that check, a stamp beside it records the graph's hash, the ONNX Runtime
-version and what the embedder needs to know of the model (:func:`write_stamp`); later processes
-load the stamped graph without torch (:func:`stamped`), which takes seconds off every start.
+Once a graph has passed that check, a stamp beside it records the graph's hash, the versions of
+ONNX Runtime and tokenizers, and what the embedder needs to know of the model (:func:`write_stamp`);
+later processes load the stamped graph without torch (:func:`stamped`), which takes seconds off
+every start.
 """
 
 from __future__ import annotations
@@ -175,9 +176,11 @@ def _sha256(path: Path) -> str:
 
 
 def _runtime_version() -> str:
+    """The libraries a stamped start uses instead of torch: ONNX Runtime and ``tokenizers``."""
     import onnxruntime as ort
+    import tokenizers
 
-    return str(ort.__version__)
+    return f"onnxruntime {ort.__version__}, tokenizers {tokenizers.__version__}"
 
 
 def write_stamp(model: str, cache_dir: Path, facts: dict[str, Any]) -> None:
@@ -186,7 +189,7 @@ def write_stamp(model: str, cache_dir: Path, facts: dict[str, Any]) -> None:
     Written atomically; a cache that cannot be written only costs the next process its fast start.
     """
     graph = _graph_path(model, cache_dir)
-    stamp = {"graph_sha256": _sha256(graph), "onnxruntime": _runtime_version(), **facts}
+    stamp = {"graph_sha256": _sha256(graph), "runtime": _runtime_version(), **facts}
     tmp = ""
     try:
         fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".json.tmp")
@@ -203,13 +206,13 @@ def write_stamp(model: str, cache_dir: Path, facts: dict[str, Any]) -> None:
 def stamped(model: str, cache_dir: Path) -> tuple[OnnxEncoder, dict[str, Any]] | None:
     """The verified cached graph of ``model`` and its stamp's facts, when the stamp still holds.
 
-    It holds when the graph's bytes and the ONNX Runtime version are those that passed the check
+    It holds when the graph's bytes and the runtime's versions are those that passed the check
     (the model's own files are in the graph's name). Anything else, None: load the slow way.
     """
     graph = _graph_path(model, cache_dir)
     try:
         stamp = json.loads(_stamp_path(graph).read_text())
-        if stamp.get("onnxruntime") != _runtime_version() or stamp.get("graph_sha256") != _sha256(graph):
+        if stamp.get("runtime") != _runtime_version() or stamp.get("graph_sha256") != _sha256(graph):
             return None
         return OnnxEncoder(graph), stamp
     except Exception as exc:  # no stamp, a torn file, an unloadable graph: none of them fatal
