@@ -117,10 +117,27 @@ def test_the_word_pieces_split_text_as_the_models_own_tokenizer(embedder, tmp_pa
     assert not same_pieces(WordPieces.from_file(tmp_path / "tokenizer.json", 256), embedder.tokenizer, texts)
 
 
-def test_a_stamped_encoder_starts_without_torch_and_gives_the_same_vectors(embedder, tmp_path) -> None:
+def _fresh_process_embedder(cache_dir) -> dict:
+    """Backend, heavy modules imported, window and vectors of TEXTS from an Embedder in a new process."""
     import json
     import subprocess
     import sys
+
+    script = (
+        "import sys, json\n"
+        "from pathlib import Path\n"
+        "from rag.embedding import Embedder\n"
+        f"e = Embedder(cache_dir=Path({str(cache_dir)!r}))\n"
+        f"v = e.embed_texts({TEXTS!r})\n"
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules]\n"
+        "print(json.dumps({'backend': e.backend, 'heavy': heavy, 'max': e.max_tokens, 'v': v.tolist()}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_stamped_encoder_starts_without_torch_and_gives_the_same_vectors(embedder, tmp_path) -> None:
+    import json
 
     from rag.embedding import Embedder, onnx_encoder, resolve_model_path
 
@@ -128,20 +145,10 @@ def test_a_stamped_encoder_starts_without_torch_and_gives_the_same_vectors(embed
     assert first.backend == "onnx"
     stamps = list(tmp_path.glob("*.verified.json"))
     assert len(stamps) == 1 and json.loads(stamps[0].read_text())["dim"] == 384
-    script = (
-        "import sys, json, numpy as np\n"
-        "from pathlib import Path\n"
-        "from rag.embedding import Embedder\n"
-        f"e = Embedder(cache_dir=Path({str(tmp_path)!r}))\n"
-        f"v = e.embed_texts({TEXTS!r})\n"
-        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules]\n"
-        "print(json.dumps({'backend': e.backend, 'heavy': heavy, 'max': e.max_tokens, 'v': v.tolist()}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
-    got = json.loads(out.stdout.strip().splitlines()[-1])
+    got = _fresh_process_embedder(tmp_path)
     assert got["backend"] == "onnx" and got["heavy"] == [] and got["max"] == 256
     assert np.abs(np.array(got["v"]) - embedder.embed_texts(TEXTS)).max() < 1e-5
-    # A stamp is only believed for the graph it was written for.
+    # A stamp is only believed for the graph and the libraries it was written for.
     model = resolve_model_path("")
     assert onnx_encoder.stamped(model, tmp_path) is not None
     stamp = json.loads(stamps[0].read_text())
@@ -149,3 +156,12 @@ def test_a_stamped_encoder_starts_without_torch_and_gives_the_same_vectors(embed
     assert onnx_encoder.stamped(model, tmp_path) is None
     stamps[0].write_text(json.dumps({**stamp, "runtime": "onnxruntime 0.0.1, tokenizers 0.0.1"}))
     assert onnx_encoder.stamped(model, tmp_path) is None
+    stamps[0].write_text(json.dumps({k: v for k, v in stamp.items() if k != "dim"}))
+    assert onnx_encoder.stamped(model, tmp_path) is None
+    # A torn stamp costs one slow start, which checks the graph again and stamps it anew.
+    stamps[0].write_text("{not json")
+    assert onnx_encoder.stamped(model, tmp_path) is None
+    again = _fresh_process_embedder(tmp_path)
+    assert again["backend"] == "onnx" and "torch" in again["heavy"]
+    assert np.abs(np.array(again["v"]) - np.array(got["v"])).max() < 1e-6
+    assert json.loads(stamps[0].read_text()) == stamp

@@ -214,6 +214,8 @@ def stamped(model: str, cache_dir: Path) -> tuple[OnnxEncoder, dict[str, Any]] |
         stamp = json.loads(_stamp_path(graph).read_text())
         if stamp.get("runtime") != _runtime_version() or stamp.get("graph_sha256") != _sha256(graph):
             return None
+        if not all(isinstance(stamp.get(k), int) and stamp[k] > 0 for k in ("max_tokens", "dim")):
+            return None  # a stamp from another version of this code
         return OnnxEncoder(graph), stamp
     except Exception as exc:  # no stamp, a torn file, an unloadable graph: none of them fatal
         log.debug("no usable stamped ONNX encoder for %s (%s)", model, exc)
