@@ -167,7 +167,8 @@ def _stamp_path(graph: Path) -> Path:
     return graph.with_suffix(".verified.json")
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a model file, read in blocks (the reader's manifest check uses it too)."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -189,7 +190,7 @@ def write_stamp(model: str, cache_dir: Path, facts: dict[str, Any]) -> None:
     Written atomically; a cache that cannot be written only costs the next process its fast start.
     """
     graph = _graph_path(model, cache_dir)
-    stamp = {"graph_sha256": _sha256(graph), "runtime": _runtime_version(), **facts}
+    stamp = {"graph_sha256": file_sha256(graph), "runtime": _runtime_version(), **facts}
     tmp = ""
     try:
         fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".json.tmp")
@@ -212,7 +213,7 @@ def stamped(model: str, cache_dir: Path) -> tuple[OnnxEncoder, dict[str, Any]] |
     graph = _graph_path(model, cache_dir)
     try:
         stamp = json.loads(_stamp_path(graph).read_text())
-        if stamp.get("runtime") != _runtime_version() or stamp.get("graph_sha256") != _sha256(graph):
+        if stamp.get("runtime") != _runtime_version() or stamp.get("graph_sha256") != file_sha256(graph):
             return None
         if not all(isinstance(stamp.get(k), int) and stamp[k] > 0 for k in ("max_tokens", "dim")):
             return None  # a stamp from another version of this code

@@ -15,7 +15,6 @@ what to run, never a silent wrong answer.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.embedding.onnx_encoder import file_sha256
 from rag.errors import CitewireError
 from rag.reader.features import Window, WindowMaker, batch_arrays
 
@@ -63,14 +63,6 @@ class SpanPrediction:
         return self.margin + self.answerable_logit
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _session(path: Path, spin: bool, threads: int | None = None) -> Any:
     import onnxruntime as ort
 
@@ -106,7 +98,7 @@ class Reader:
     ) -> None:
         if not model.exists():
             raise ReaderError(f"the reader model {model} is missing; {_TRAIN_HINT}")
-        if verify and sha256 and _sha256(model) != sha256:
+        if verify and sha256 and file_sha256(model) != sha256:
             raise ReaderError(f"the reader model {model} is not the file its manifest names (SHA-256 differs); "
                               f"{_TRAIN_HINT}")
         self.path = model
@@ -205,7 +197,7 @@ def install(model: Path, tokenizer: Path, report: dict[str, Any], folder: Path =
     recipe = report.get("recipe", {})
     manifest = {
         "file": model.name,
-        "sha256": _sha256(folder / model.name),
+        "sha256": file_sha256(folder / model.name),
         "max_len": int(recipe.get("max_len", 384)),
         "stride": int(recipe.get("stride", 96)),
     }
