@@ -210,8 +210,10 @@ class Embedder:
             texts, batch_size=self.batch_size, output_value="token_embeddings", convert_to_numpy=False,
             show_progress_bar=show_progress,
         )
-        batch = self.words.batch(texts)
-        offsets = [batch["offset_mapping"][i, : int(n)] for i, n in enumerate(batch["attention_mask"].sum(axis=1))]
+        offsets: list[np.ndarray] = []
+        for start in range(0, len(texts), self.batch_size):  # padded per batch, not all texts to the longest
+            batch = self.words.batch(texts[start : start + self.batch_size])
+            offsets += [batch["offset_mapping"][i, : int(n)] for i, n in enumerate(batch["attention_mask"].sum(axis=1))]
         return [(t.float().cpu().numpy(), [(int(a), int(b)) for a, b in offs])
                 for t, offs in zip(tokens, offsets, strict=True)]
 
@@ -262,14 +264,13 @@ def _load_onnx(embedder: Embedder, model: str, cache_dir: Path) -> tuple[OnnxEnc
             except Exception as exc:  # no onnx exporter, an exotic model, a read-only cache…
                 log.warning("embedding with torch: the ONNX encoder is unavailable (%s)", exc)
             else:
-                facts: dict[str, Any] | None = {"max_tokens": int(st.max_seq_length),
-                                                "dim": int(st.get_embedding_dimension())}
+                facts = {"max_tokens": int(st.max_seq_length), "dim": int(st.get_embedding_dimension())}
                 file = Path(model) / "tokenizer.json"
-                if file.is_file() and same_pieces(WordPieces.from_file(file, int(st.max_seq_length)), st.tokenizer):
-                    onnx_encoder.write_stamp(model, cache_dir, facts)  # type: ignore[arg-type]
-                else:
-                    facts = None
-                found = (encoder, facts)
+                stampable = file.is_file() and same_pieces(WordPieces.from_file(file, facts["max_tokens"]),
+                                                           st.tokenizer)
+                if stampable:
+                    onnx_encoder.write_stamp(model, cache_dir, facts)
+                found = (encoder, facts if stampable else None)
         _onnx_cache[key] = found
         return found
 

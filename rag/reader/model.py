@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.embedding.onnx_encoder import file_sha256
+from rag.embedding.onnx_encoder import cpu_session_options, file_sha256
 from rag.errors import CitewireError
 from rag.reader.features import Window, WindowMaker, batch_arrays
 
@@ -65,8 +65,6 @@ class SpanPrediction:
 
 def _session(path: Path, spin: bool, threads: int | None = None) -> Any:
     import onnxruntime as ort
-
-    from rag.embedding.onnx_encoder import cpu_session_options
 
     options = cpu_session_options(threads, spin=spin)
     data: bytes | str = str(path)
