@@ -48,10 +48,11 @@ test: $(EXTRAS)
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit -q
 
-# Train the reader from the packaged MiniLM on ../shared/train (about 90 minutes on 2 cores) and
+# Train the reader from the packaged MiniLM on ../shared/train (about 4 hours on 2 cores) and
 # install it in rag/reader/model/. The shipped model is already there: this is for retraining.
+# Checkpoints go to ~/.cache/citewire/reader-run every 15 minutes: run it again after a stop to resume.
 reader: $(STAMP)
-	$(BIN)/python -m rag.reader.train --install
+	$(BIN)/python -m rag.reader_training --install
 
 lint: $(STAMP)
 	$(BIN)/ruff check rag ingest ui eval tests bench

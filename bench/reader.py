@@ -59,7 +59,8 @@ def commit() -> str:
 # ---------------------------------------------------------------------------- alone
 def part_alone(limit: int | None) -> dict[str, Any]:
     from rag.reader.model import shipped_reader
-    from rag.reader.train import DEFAULT_DEV, dev_metrics, dev_set
+    from rag.reader_training.evaluate import dev_metrics, dev_set
+    from rag.reader_training.recipe import DEFAULT_DEV
     from rag.settings import Settings
 
     dev = dev_set(DEFAULT_DEV, limit or 0)

@@ -6,7 +6,7 @@ between neighbours), so an answer near a cut is whole in at least one piece. Eac
 keeps its character offsets in the passage, which is how a predicted token span becomes the
 exact quoted characters of a document.
 
-Training (:mod:`rag.reader.train`) and reading (:mod:`rag.reader.model`) both build their inputs
+Training (:mod:`rag.reader_training`) and reading (:mod:`rag.reader.model`) both build their inputs
 here: a format difference between the two would silently cost accuracy.
 """
 

