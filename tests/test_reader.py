@@ -99,6 +99,15 @@ def test_the_demo_question_gets_the_weaponry(engine: Engine) -> None:
     assert "military operations" not in answer.text  # the reader's short span from the wrong sentence
 
 
+def test_a_question_wanting_a_clause_leads_with_the_clause_that_holds_the_span(engine: Engine) -> None:
+    answer = engine.ask("How did Zelenskyy characterise the first clashes?")
+    assert not answer.refused and answer.mode == "reader"
+    lead, span, quote = answer.text.split("\n")[0], answer.answer_span.text, answer.citations[0].quote
+    assert span in lead and len(lead) > len(span) + 10, (lead, span)  # the clause, not the fragment
+    assert lead.rstrip(".").lower() in quote.lower()  # cut from the quoted sentence
+    assert all(mark not in lead.rstrip(".") for mark in (". ", "\n"))
+
+
 @pytest.mark.parametrize("question", [
     "What is the population of Pyongyang?",
     "Who won the 2018 FIFA World Cup?",

@@ -3,7 +3,10 @@
 For the top passages the reader (:mod:`rag.reader.model`) proposes each passage's best span and
 how sure it is that the passage answers at all. The answer then
 
-1. leads with the best span as its first line ("Over 10,000."),
+1. leads with the best span as its first line ("Over 10,000."), or, when the question wants a
+   reason or a characterisation ("Why …?", "How did X characterise …?"), with the clause that
+   holds it; a span never runs over a sentence end, a line break or a table cell
+   (:mod:`rag.answer.span_shape`),
 2. quotes the sentence that holds it, cited, with the span's exact offsets in ``answer_span``
    (so the UI can highlight those words inside the quote),
 3. compares sources: other documents giving the same answer are counted and cited; documents
@@ -35,6 +38,7 @@ from rag.answer.agreement import Reading, compare_sources
 from rag.answer.answer_type import type_agreement
 from rag.answer.base import Composition, pieces, refusal
 from rag.answer.citations import citation_at, citation_for, published_of, support_of
+from rag.answer.span_shape import clause_around, crosses_break, wants_clause, within_sentence
 from rag.answer.statement import asked_speaker, speaker_statement
 from rag.matching import NUMBER_WORDS, QUALIFIERS
 from rag.reader.model import Reader, SpanPrediction, shipped_reader
@@ -115,8 +119,7 @@ class ReaderAnswerer:
         predictions = self.reader.read(question, [n.node.get_content() for n in ranked], top=_SPANS_PER_PASSAGE)
         found: list[Found] = []
         for node, spans in zip(ranked, predictions, strict=True):
-            pred = next((p for p in spans if p.text.strip() and not restates(p.text, retrieval.query.question)),
-                        None)
+            pred = clean_candidate(spans, retrieval.query.question, node.node.get_content())
             if pred is None:
                 continue
             pred = with_qualifier(pred, node.node.get_content())
@@ -170,7 +173,11 @@ class ReaderAnswerer:
             text=best.prediction.text, doc_id=best.doc_id, start=best.start, end=best.end,
             score=round(best.score, 4), citation=1, chunk_id=best.node.node.node_id,
         )
-        lines = [headline(best.prediction.text), f"“{best.sentence.text}” [1]"]
+        said = best.prediction.text
+        if wants_clause(query.question):  # lead with the clause that holds the span, cut from the quote
+            start, end = clause_of(best)
+            said = best.sentence.text[start - best.sentence.start : end - best.sentence.start]
+        lines = [headline(said), f"“{best.sentence.text}” [1]"]
         confident = [f for f in found if f.score >= self.margin]
         agreement = compare_sources(
             query.question,
@@ -181,6 +188,32 @@ class ReaderAnswerer:
             lines.append(agreement.summary)
         return Composition("\n".join(lines), citations, False, support, answer_span=span, agreement=agreement,
                            extra={"answerability": best.prediction.answerability})
+
+
+def clean_candidate(spans: list[SpanPrediction], question: str, passage: str) -> SpanPrediction | None:
+    """The passage's best candidate that neither restates the question nor runs over a break.
+
+    When every candidate runs over a sentence end, line break or table cell, the best one is cut
+    back to the sentence it starts in.
+    """
+    usable = [p for p in spans if p.text.strip() and not restates(p.text, question)]
+    for p in usable:
+        if not crosses_break(passage, p.start, p.end):
+            return p
+    for p in usable:
+        start, end = within_sentence(passage, p.start, p.end)
+        text = passage[start:end]
+        if text.strip() and not restates(text, question):
+            return replace(p, start=start, end=end, text=text)
+    return None
+
+
+def clause_of(found: Found) -> tuple[int, int]:
+    """Document offsets of the clause around the found span, inside its own sentence of the quote."""
+    sentences = split_sentences(found.sentence.text, base=found.sentence.start)
+    own = next((s for s in sentences if s.start <= found.start < s.end), found.sentence)
+    start, end = clause_around(own, found.start, min(found.end, own.end))
+    return (start, end) if end > start else (found.start, found.end)
 
 
 def quoted_statement(sentence: ScoredSentence, node: NodeWithScore, support: float) -> Composition:
