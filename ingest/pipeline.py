@@ -29,6 +29,13 @@ from rag.store import DocumentRecord, DocumentWrite, Store
 log = logging.getLogger(__name__)
 
 @dataclass
+class Unchanged:
+    """A document its source reports unchanged (a web page answering 304), so it is not read again."""
+
+    doc_id: str
+
+
+@dataclass
 class IngestSummary:
     """What an ingest run did, for the CLI summary, the UI and tests."""
 
@@ -67,14 +74,28 @@ class Ingestor:
         on_progress: Callable[[int, int], None] | None = None,
     ) -> IngestSummary:
         """Ingest files and folders; ``on_progress(done, total)`` lets a UI show its own bar."""
+        return self.ingest_items(read_inputs(list(inputs)), progress, on_progress)
+
+    def ingest_items(
+        self,
+        items: Iterable[DocumentRecord | ReadFailure | Unchanged],
+        progress: bool = True,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> IngestSummary:
+        """Ingest documents already read (files, web pages): the part every source shares."""
         started = time.perf_counter()
         summary = IngestSummary()
         known = self.store.document_hashes()
         todo: list[tuple[DocumentRecord, str]] = []
         seen: set[str] = set()
-        for item in read_inputs(list(inputs)):
+        for item in items:
             if isinstance(item, ReadFailure):
                 self._fail(summary, item)
+                continue
+            if isinstance(item, Unchanged):  # the source said so (an HTTP 304): nothing to read or embed
+                if item.doc_id in known and item.doc_id not in seen:
+                    seen.add(item.doc_id)
+                    summary.unchanged.append(item.doc_id)
                 continue
             if item.doc_id in seen:
                 self._fail(summary, ReadFailure(item.path, f"duplicate document id {item.doc_id!r} in this ingest"))

@@ -43,7 +43,7 @@ class ReadFailure:
         return f"{where}: {self.reason}"
 
 
-class _Reject(Exception):
+class Rejected(Exception):
     """A reader's way of saying 'skip this input, for this reason'."""
 
 
@@ -54,13 +54,13 @@ def title_from_filename(path: Path) -> str:
 
 def _decode(data: bytes, path: Path) -> str:
     if not data.strip():
-        raise _Reject("empty file")
+        raise Rejected("empty file")
     if b"\x00" in data[:8192]:
-        raise _Reject("binary file (contains NUL bytes), not text")
+        raise Rejected("binary file (contains NUL bytes), not text")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise _Reject(f"not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+        raise Rejected(f"not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
 
 
 def _title_from_text(text: str, path: Path) -> tuple[str, str]:
@@ -78,7 +78,7 @@ def _title_from_text(text: str, path: Path) -> tuple[str, str]:
 def _finish(doc: DocumentRecord) -> DocumentRecord:
     doc.text = clean_text(doc.text)
     if not doc.text:
-        raise _Reject("no article text left after removing boilerplate")
+        raise Rejected("no article text left after removing boilerplate")
     doc.title = clean_text(doc.title)[:300] if doc.title else ""
     return doc
 
@@ -146,25 +146,32 @@ def html_title(html: str) -> str:
 
 
 def read_html(path: Path, doc_id: str) -> Iterator[DocumentRecord]:
+    yield document_from_html(_decode(path.read_bytes(), path), doc_id, str(path), title_from_filename(path))
+
+
+def document_from_html(html: str, doc_id: str, path: str, fallback_title: str = "") -> DocumentRecord:
+    """An HTML page → its cleaned article (trafilatura's extraction) with title, site, URL and date.
+
+    Files and fetched web pages go through here alike, so both are cleaned the same way.
+    """
     import trafilatura
 
-    html = _decode(path.read_bytes(), path)
     extracted = trafilatura.bare_extraction(
         html, include_comments=False, include_tables=False, favor_precision=True, with_metadata=True
     )
     if extracted is None:
-        raise _Reject("no article text found in the HTML")
+        raise Rejected("no article text found in the HTML")
     data = extracted.as_dict() if hasattr(extracted, "as_dict") else dict(extracted)
     text = data.get("text") or ""
-    yield _finish(
+    return _finish(
         DocumentRecord(
             doc_id=doc_id,
             text=text,
-            title=html_title(html) or data.get("title") or title_from_filename(path),
+            title=html_title(html) or data.get("title") or fallback_title,
             source=data.get("sitename") or data.get("hostname") or "",
             url=data.get("url") or "",
             published=coerce_day(data.get("date")),
-            path=str(path),
+            path=path,
         )
     )
 
@@ -178,10 +185,10 @@ def read_pdf(path: Path, doc_id: str) -> Iterator[DocumentRecord]:
         pages = [page.extract_text() or "" for page in reader.pages]
         meta = reader.metadata or {}
     except (PdfReadError, ValueError, KeyError, OSError) as exc:
-        raise _Reject(f"unreadable PDF ({exc})") from None
+        raise Rejected(f"unreadable PDF ({exc})") from None
     text = clean_text("\n".join(pages))
     if not text:
-        raise _Reject("PDF has no extractable text (scanned image?)")
+        raise Rejected("PDF has no extractable text (scanned image?)")
     title = str(meta.get("/Title") or "").strip()
     if not title:
         title, text = _title_from_text(text, path)
@@ -200,10 +207,10 @@ def read_pdf(path: Path, doc_id: str) -> Iterator[DocumentRecord]:
 def document_from_record(record: object, default_id: str, path: Path) -> DocumentRecord:
     """One corpus-format JSON object (``id``, ``title``, ``text``, optional metadata) → document."""
     if not isinstance(record, dict):
-        raise _Reject(f"expected a JSON object, got {type(record).__name__}")
+        raise Rejected(f"expected a JSON object, got {type(record).__name__}")
     text = record.get("text")
     if not isinstance(text, str) or not text.strip():
-        raise _Reject('missing or empty "text" field')
+        raise Rejected('missing or empty "text" field')
     doc_id = str(record.get("id") or default_id)
     authors = record.get("authors")
     source = record.get("source") or (", ".join(authors) if isinstance(authors, list) else authors) or ""
@@ -228,12 +235,12 @@ def read_json(path: Path, doc_id: str) -> Iterator[DocumentRecord | ReadFailure]
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise _Reject(f"malformed JSON at line {exc.lineno}: {exc.msg}") from None
+            raise Rejected(f"malformed JSON at line {exc.lineno}: {exc.msg}") from None
         records = data if isinstance(data, list) else [data]
         for i, record in enumerate(records):
             try:
                 yield document_from_record(record, f"{doc_id}#{i}" if len(records) > 1 else doc_id, path)
-            except _Reject as exc:
+            except Rejected as exc:
                 yield ReadFailure(str(path), f"record {i}: {exc}")
         return
     for lineno, line in enumerate(text.split("\n"), start=1):
@@ -243,7 +250,7 @@ def read_json(path: Path, doc_id: str) -> Iterator[DocumentRecord | ReadFailure]
             yield document_from_record(json.loads(line), f"{doc_id}#{lineno}", path)
         except json.JSONDecodeError as exc:
             yield ReadFailure(str(path), f"malformed JSON ({exc.msg})", line=lineno)
-        except _Reject as exc:
+        except Rejected as exc:
             yield ReadFailure(str(path), str(exc), line=lineno)
 
 
@@ -264,9 +271,9 @@ def read_file(path: Path, doc_id: str) -> Iterator[DocumentRecord | ReadFailure]
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise _Reject(f"file too large ({size // 2**20} MiB > {MAX_FILE_BYTES // 2**20} MiB)")
+            raise Rejected(f"file too large ({size // 2**20} MiB > {MAX_FILE_BYTES // 2**20} MiB)")
         yield from reader(path, doc_id)
-    except _Reject as exc:
+    except Rejected as exc:
         yield ReadFailure(str(path), str(exc))
     except PermissionError:
         yield ReadFailure(str(path), "permission denied")

@@ -65,6 +65,21 @@ class Settings(BaseSettings):
         description="Chunks embedded and written to the store together; a kill loses at most one batch's work.",
     )
 
+    # --- feeds and web pages -------------------------------------------------------------
+    fetch_timeout_s: float = Field(20.0, gt=0, description="Seconds a feed or page request may take.")
+    fetch_max_mb: float = Field(5.0, gt=0, description="Largest feed or page body read, in MiB; larger is an error.")
+    fetch_per_host: int = Field(2, ge=1, le=8, description="Requests at a time to one host.")
+    fetch_delay_s: float = Field(0.5, ge=0, description="Pause between two requests to the same host.")
+    fetch_max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed before a URL is given up.")
+    fetch_allow_private: bool = Field(
+        False,
+        description="Let URLs given through the API or the UI reach private, loopback and link-local addresses "
+                    "(the CLI, run by the machine's owner, always may).",
+    )
+    feed_refresh_every: str = Field(
+        "", description="citewire serve refreshes the feeds this often (30m, 2h, 1d); empty: never on its own."
+    )
+
     # --- retrieval ---------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50, description="Passages returned with an answer.")
     candidates: int = Field(40, ge=1, description="Candidates each retriever contributes before fusion.")

@@ -22,11 +22,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from pydantic import ValidationError
 
 from rag.errors import CitewireError
-from rag.settings import Settings, invalid_setting
+from rag.settings import invalid_setting
+from ui.cli_common import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from ui.cli_common import settings_from_args as _settings
+from ui.cli_feeds import add_feeds_parser
 
 log = logging.getLogger("citewire")
 
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 FORMATS = ".txt .md (with an optional --- front-matter header: title, date, source, url), .html/.htm, " \
           ".json (an object or a list), .jsonl (one object a line: id, title, text, published, url, source), .pdf"
 # The answer modes and retriever kinds, as their registries name them (kept in step by a test:
@@ -90,27 +92,31 @@ def _llm_parent() -> argparse.ArgumentParser:
     return parent
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    return Settings().with_overrides(
-        store_dir=getattr(args, "store", None),
-        collection=getattr(args, "collection", None),
-        chroma_url=getattr(args, "chroma_url", None),
-        top_k=getattr(args, "top_k", None),
-        llm_url=getattr(args, "llm_url", None),
-        llm_model=getattr(args, "llm_model", None),
-    )
-
-
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.web.urls import is_url
+
     settings = _settings(args).with_overrides(ray_address=args.ray)
+    urls = [p for p in args.paths if is_url(p)]
+    paths = [Path(p) for p in args.paths if not is_url(p)]
     if settings.ray_address:
+        if urls:
+            raise CitewireError("--ray ingests files and folders; ingest URLs and feeds without it")
         from ingest.ray_ingest import ingest_on_ray
 
-        summary = ingest_on_ray(args.paths, settings, settings.ray_address, progress=not args.quiet)
+        summary = ingest_on_ray(paths, settings, settings.ray_address, progress=not args.quiet)
+    elif urls:
+        from ingest.pipeline import Ingestor
+        from ingest.readers import read_inputs
+        from ingest.web.refresh import ingest_urls
+        from rag.store import Store
+
+        with Store.open(settings, create=True) as store:  # the CLI is the machine's owner: any address
+            summary = ingest_urls(Ingestor(settings, store), urls, allow_private=True, progress=not args.quiet,
+                                  also=read_inputs(paths) if paths else ())
     else:
         from ingest import ingest_paths
 
-        summary = ingest_paths(args.paths, settings, progress=not args.quiet)
+        summary = ingest_paths(paths, settings, progress=not args.quiet)
     for failure in summary.failed:
         print(f"failed: {failure}", file=sys.stderr)
     print(f"{summary.line()} → {settings.chroma_url or settings.store_dir} [{settings.collection}]")
@@ -173,7 +179,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
-    settings = _settings(args).with_overrides(host=args.host, port=args.port)
+    settings = _settings(args).with_overrides(host=args.host, port=args.port, feed_refresh_every=args.refresh_every)
     serve(settings, auth=args.auth)
     return EXIT_OK
 
@@ -196,19 +202,23 @@ def build_parser() -> argparse.ArgumentParser:
     store, llm = _store_parent(), _llm_parent()
 
     p = sub.add_parser(
-        "ingest", parents=[store], help="add files or folders of articles to the store",
+        "ingest", parents=[store], help="add files, folders, feeds or web pages of articles to the store",
         description=f"Read, clean, chunk, embed and store articles. Formats: {FORMATS}. Folders are read "
-                    "recursively; a document's id is its path relative to the folder given. Re-ingesting "
-                    "skips unchanged documents and replaces changed ones.",
+                    "recursively; a document's id is its path relative to the folder given, or a web page's "
+                    "canonical URL. Re-ingesting skips unchanged documents and replaces changed ones.",
         epilog="Exit codes: 0 everything ingested; 1 some files or lines failed (one line each on stderr, "
                "the rest ingested); 2 a one-line error (no store access, bad setting).",
     )
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="article files or folders")
+    p.add_argument("paths", nargs="+", metavar="PATH|URL",
+                   help="article files or folders; http(s) URLs of RSS/Atom feeds (each entry's page is "
+                        "ingested) or of article pages")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--ray", nargs="?", const="auto", metavar="ADDRESS",
                    help="read, chunk and embed on a Ray cluster (HOST:PORT; auto, the default, joins the one "
                         "running here; CITEWIRE_RAY_ADDRESS); needs --chroma-url and citewire[ray]")
     p.set_defaults(func=cmd_ingest)
+
+    add_feeds_parser(sub, store)
 
     p = sub.add_parser("list", parents=[store], help="list the documents in the store",
                        description="The store's documents, newest first: id, title, date, chunks.")
@@ -243,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="bind address (default 127.0.0.1; CITEWIRE_HOST)")
     p.add_argument("--port", type=int, help="port (default 7860; CITEWIRE_PORT)")
     p.add_argument("--auth", metavar="USER:PASSWORD", help="require these credentials for the UI and the API")
+    p.add_argument("--refresh-every", metavar="INTERVAL",
+                   help="refresh the subscribed feeds in the background this often, e.g. 30m, 2h "
+                        "(CITEWIRE_FEED_REFRESH_EVERY)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("eval", parents=[llm, store], help="run a question set and report quality",

@@ -1,12 +1,13 @@
 """The corpus store: Chroma collections behind LlamaIndex's ``ChromaVectorStore``.
 
-One corpus is three Chroma collections:
+One corpus is four Chroma collections:
 
 * ``<name>``: the chunks (LlamaIndex nodes with their vectors and metadata);
 * ``<name>__docs``: one record per document, holding the cleaned full text (so answers can
   quote and highlight exact spans), its content hash and the state that makes writes
   crash-safe (see :mod:`rag.store.writes`);
-* ``<name>__sentences``: each chunk's sentence spans and their packed vectors.
+* ``<name>__sentences``: each chunk's sentence spans and their packed vectors;
+* ``<name>__feeds``: the feeds the corpus follows and the pages' fetch state (:mod:`rag.store.feeds`).
 
 Embedded (a directory, one process at a time: :mod:`rag.store.lock`) or client-server
 (``chroma_url``: any number of processes), opened by :mod:`rag.store.client`. Every collection
@@ -31,6 +32,7 @@ from rag.errors import StoreError
 from rag.settings import Settings
 from rag.store.client import close_client, collection_names, open_client, validate_name
 from rag.store.failures import GuardedCollection, guard
+from rag.store.feeds import FEEDS_SUFFIX, FeedRegistry
 from rag.store.lock import StoreLock
 from rag.store.records import DocumentRecord
 from rag.store.writes import PAGE, CrashSafeWrites
@@ -39,7 +41,7 @@ log = logging.getLogger(__name__)
 
 DOCS_SUFFIX = "__docs"
 SENTENCES_SUFFIX = "__sentences"
-AUX_SUFFIXES = (DOCS_SUFFIX, SENTENCES_SUFFIX)
+AUX_SUFFIXES = (DOCS_SUFFIX, SENTENCES_SUFFIX, FEEDS_SUFFIX)
 STALE_PENDING_S = 600.0  # server mode: a pending marker this old belongs to a writer that died
 
 
@@ -60,6 +62,7 @@ class Store(CrashSafeWrites):
                 )
                 docs = client.get_or_create_collection(name + DOCS_SUFFIX, embedding_function=None)
                 sentences = client.get_or_create_collection(name + SENTENCES_SUFFIX, embedding_function=None)
+                feeds = client.get_or_create_collection(name + FEEDS_SUFFIX, embedding_function=None)
         except StoreError:
             self.close()
             raise
@@ -70,6 +73,7 @@ class Store(CrashSafeWrites):
         self.chunks: Collection = GuardedCollection(chunks, self.where)  # type: ignore[assignment]
         self.docs: Collection = GuardedCollection(docs, self.where)  # type: ignore[assignment]
         self.sentences: Collection = GuardedCollection(sentences, self.where)  # type: ignore[assignment]
+        self.feeds = FeedRegistry(GuardedCollection(feeds, self.where))  # type: ignore[arg-type]
         self.vector_store = ChromaVectorStore(chroma_collection=self.chunks)
 
     def corpus_names(self) -> list[str]:
