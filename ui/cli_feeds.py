@@ -98,7 +98,8 @@ def add_feeds_parser(sub: Any, store: argparse.ArgumentParser) -> None:
     """The ``feeds`` command and its four subcommands."""
     feeds = sub.add_parser("feeds", parents=[store], help="follow RSS/Atom feeds: add, list, remove, refresh",
                            description="Subscriptions live with the store (a Chroma server shares them).")
-    actions = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
+    actions = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION",
+                                   help="add, list, remove or refresh")
     p = actions.add_parser("add", parents=[store], help="subscribe to a feed and ingest its entries now",
                            epilog="Exit codes: 0 subscribed, every entry ingested; 1 some entries failed (one "
                                   "line each); 2 not a feed, unreachable, or another one-line error.")
