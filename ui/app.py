@@ -6,12 +6,17 @@ One FastAPI app serves:
   ``/chat`` (the chat: returns the answer with its Sources as HTML; keeps the conversation per
   client session) and ``/ask`` (returns ``Answer.to_dict()``);
 * ``POST /api/ask``: plain JSON in and out (see :mod:`ui.api`);
-* ``POST /api/documents``: push articles in (see :mod:`ui.documents_api`).
+* ``POST /api/documents``: push articles in (see :mod:`ui.documents_api`);
+* ``/api/feeds``, ``/api/urls``: feeds and web pages (see :mod:`ui.feeds_api`), refreshed in the
+  background every ``feed_refresh_every`` (:mod:`ui.refresher`).
 
 The app uses ONE engine (one embedded store, whose lock it holds) for chat, uploads and deletes.
 """
 
 from __future__ import annotations
+
+import signal
+import sys
 
 import gradio as gr  # ui/__init__.py has turned Gradio's analytics off
 from fastapi import FastAPI
@@ -25,6 +30,9 @@ from ui.chat import make_ask_fn, make_chat_fn
 from ui.corpora import Corpora
 from ui.corpus_tab import build_corpus_tab
 from ui.documents_api import add_documents_api
+from ui.feeds_api import add_feeds_api
+from ui.local_api import add_local_api, announce, withdraw
+from ui.refresher import interval_seconds, start_refresher
 
 CHAT_CONCURRENCY = 4  # questions answered at once; more wait in Gradio's queue (the engine is CPU-bound)
 EXAMPLES = [
@@ -127,14 +135,21 @@ def build_blocks(corpora: Corpora, settings: Settings) -> gr.Blocks:
     return demo
 
 
-def build_app(engine: Engine, settings: Settings | None = None, auth: tuple[str, str] | None = None) -> FastAPI:
-    """The whole web app around ``engine``: Gradio UI at ``/`` and ``POST /api/ask``."""
+def build_app(engine: Engine, settings: Settings | None = None, auth: tuple[str, str] | None = None,
+              local_token: str | None = None) -> FastAPI:
+    """The whole web app around ``engine``: Gradio UI at ``/`` and the JSON API (``local_token``: also
+    the commands of a second terminal, :mod:`ui.local_api`)."""
     settings = settings or engine.settings
     corpora = Corpora(engine)
     app = FastAPI(title="citewire", description="Cited answers over a corpus of news articles.")
     add_json_api(app, corpora, auth)
-    add_documents_api(app, corpora, lambda request: auth is None or authorized(request, auth),
-                      settings.max_upload_mb * 2**20)
+    allowed = lambda request: auth is None or authorized(request, auth)  # noqa: E731
+    add_documents_api(app, corpora, allowed, settings.max_upload_mb * 2**20)
+    add_feeds_api(app, corpora, allowed)
+    if local_token:
+        add_local_api(app, corpora, local_token)
+    if settings.feed_refresh_every:
+        start_refresher(corpora, interval_seconds(settings.feed_refresh_every))
     return gr.mount_gradio_app(
         app,
         build_blocks(corpora, settings),
@@ -158,7 +173,17 @@ def serve(settings: Settings, auth: str | None = None) -> None:
 
     credentials = parse_auth(auth)
     with Engine.open(settings) as engine:
-        app = build_app(engine, settings, credentials)
-        print(f"citewire: serving {settings.chroma_url or settings.store_dir} [{settings.collection}] "
-              f"at http://{settings.host}:{settings.port}", flush=True)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        url = f"http://{host}:{settings.port}"
+        token = None if settings.chroma_url else announce(settings.store_dir, url)
+        try:
+            app = build_app(engine, settings, credentials, local_token=token)
+            print(f"citewire: serving {settings.chroma_url or settings.store_dir} [{settings.collection}] "
+                  f"at http://{settings.host}:{settings.port}", flush=True)
+            # uvicorn shuts down gracefully on SIGTERM, then raises it again for the handler it found: let that
+            # handler end the process through SystemExit, so the store is closed and the server file removed.
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+            uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        finally:
+            if token:
+                withdraw(settings.store_dir)

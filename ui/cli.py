@@ -21,9 +21,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from pydantic import ValidationError
 
-from rag.errors import CitewireError
+from rag.errors import CitewireError, StoreError
 from rag.settings import invalid_setting
-from ui.cli_common import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from ui.cli_common import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, open_engine, open_ingestor, open_store
 from ui.cli_common import settings_from_args as _settings
 from ui.cli_feeds import add_feeds_parser
 
@@ -105,18 +105,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
         summary = ingest_on_ray(paths, settings, settings.ray_address, progress=not args.quiet)
     elif urls:
-        from ingest.pipeline import Ingestor
         from ingest.readers import read_inputs
         from ingest.web.refresh import ingest_urls
-        from rag.store import Store
 
-        with Store.open(settings, create=True) as store:  # the CLI is the machine's owner: any address
-            summary = ingest_urls(Ingestor(settings, store), urls, allow_private=True, progress=not args.quiet,
+        with open_ingestor(settings) as ingestor:  # the CLI is the machine's owner: any address
+            summary = ingest_urls(ingestor, urls, allow_private=True, progress=not args.quiet,
                                   also=read_inputs(paths) if paths else ())
     else:
-        from ingest import ingest_paths
-
-        summary = ingest_paths(paths, settings, progress=not args.quiet)
+        with open_ingestor(settings) as ingestor:
+            summary = ingestor.ingest(paths, progress=not args.quiet)
     for failure in summary.failed:
         print(f"failed: {failure}", file=sys.stderr)
     print(f"{summary.line()} → {settings.chroma_url or settings.store_dir} [{settings.collection}]")
@@ -125,9 +122,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from rag.dates import published_iso
-    from rag.store import Store
 
-    with Store.open(_settings(args)) as store:
+    with open_store(_settings(args)) as store:
         docs = store.list_documents()
         if args.json:
             print(json.dumps([{"doc_id": d.doc_id, "title": d.title, "published": published_iso(d.published),
@@ -146,10 +142,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from rag.store import Store
-
     missing = 0
-    with Store.open(_settings(args)) as store:
+    with open_store(_settings(args)) as store:
         for doc_id in args.doc_ids:
             if store.remove(doc_id):
                 print(f"removed {doc_id}")
@@ -160,11 +154,10 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from rag.engine import Engine
     from rag.query import Query
     from ui.render_text import render_answer
 
-    with Engine.open(_settings(args)) as engine:
+    with open_engine(_settings(args)) as engine:
         answer = engine.ask(Query(
             args.question, since=args.since, until=args.until, as_of=args.as_of, top_k=args.top_k,
             mode=args.mode, retriever=args.retriever,
@@ -278,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -292,6 +286,18 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+    except StoreError as exc:
+        from ui.forward import forward, server_for
+
+        server = server_for(_settings(args)) if "is in use by" in str(exc) else None
+        if server is None:
+            print(f"citewire: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        try:  # the store is held by a running `citewire serve`: run the command there
+            return forward(argv, args.command, server)
+        except CitewireError as again:
+            print(f"citewire: error: {again}", file=sys.stderr)
+            return EXIT_USAGE
     except CitewireError as exc:
         print(f"citewire: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

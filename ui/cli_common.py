@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
 from rag.settings import Settings
 
@@ -18,3 +22,64 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         llm_url=getattr(args, "llm_url", None),
         llm_model=getattr(args, "llm_model", None),
     )
+
+
+# ---------------------------------------------------------------------------- where a command's store comes from
+# A command normally opens the store itself. Run inside `citewire serve` on behalf of a second
+# terminal (ui.local_api), it borrows the server's open engine for its collection instead: the
+# embedded store is single-process, and the server already holds it.
+_server: ContextVar[Any] = ContextVar("citewire_server_corpora", default=None)
+
+
+@contextmanager
+def serving_for(corpora: Any) -> Iterator[None]:
+    """Within this block, commands use ``corpora`` (a :class:`ui.corpora.Corpora`) for their stores."""
+    token = _server.set(corpora)
+    try:
+        yield
+    finally:
+        _server.reset(token)
+
+
+@contextmanager
+def open_engine(settings: Settings) -> Iterator[Any]:
+    """The :class:`rag.engine.Engine` of ``settings.collection`` (the server's own when run inside it)."""
+    corpora = _server.get()
+    if corpora is not None:
+        yield corpora.get(settings.collection, create=True)
+        return
+    from rag.engine import Engine
+
+    with Engine.open(settings) as engine:
+        yield engine
+
+
+@contextmanager
+def open_ingestor(settings: Settings) -> Iterator[Any]:
+    """An :class:`ingest.Ingestor` on the collection (created if new); writes take the server's turn."""
+    from ingest.pipeline import Ingestor
+
+    corpora = _server.get()
+    if corpora is not None:
+        engine = corpora.get(settings.collection, create=True)
+        with corpora.writing():
+            yield Ingestor(settings, engine.store, engine.embedder)
+        return
+    from rag.store import Store
+
+    with Store.open(settings, create=True) as store:
+        yield Ingestor(settings, store)
+
+
+@contextmanager
+def open_store(settings: Settings, create: bool = False) -> Iterator[Any]:
+    """The collection's :class:`rag.store.Store` (the server's own when run inside it)."""
+    corpora = _server.get()
+    if corpora is not None:
+        with corpora.writing():
+            yield corpora.get(settings.collection, create=create).store
+        return
+    from rag.store import Store
+
+    with Store.open(settings, create=create) as store:
+        yield store

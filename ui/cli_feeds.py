@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from ui.cli_common import EXIT_OK, EXIT_PARTIAL, settings_from_args
+from ui.cli_common import EXIT_OK, EXIT_PARTIAL, open_ingestor, open_store, settings_from_args
 
 
 def _when(seconds: int) -> str:
@@ -26,20 +26,15 @@ def _report(result: Any, action: str) -> int:
 
 
 def cmd_feeds_add(args: argparse.Namespace) -> int:
-    from ingest.pipeline import Ingestor
     from ingest.web.refresh import subscribe
-    from rag.store import Store
 
-    settings = settings_from_args(args)
-    with Store.open(settings, create=True) as store:
-        return _report(subscribe(Ingestor(settings, store), args.url, allow_private=True, progress=not args.quiet),
+    with open_ingestor(settings_from_args(args)) as ingestor:
+        return _report(subscribe(ingestor, args.url, allow_private=True, progress=not args.quiet),
                        f"subscribed to {args.url}")
 
 
 def cmd_feeds_list(args: argparse.Namespace) -> int:
-    from rag.store import Store
-
-    with Store.open(settings_from_args(args), create=True) as store:
+    with open_store(settings_from_args(args), create=True) as store:
         subs = store.feeds.list()
     if args.json:
         print(json.dumps([{k: v for k, v in vars(s).items() if k not in ("etag", "last_modified")} for s in subs],
@@ -61,10 +56,8 @@ def cmd_feeds_list(args: argparse.Namespace) -> int:
 
 
 def cmd_feeds_remove(args: argparse.Namespace) -> int:
-    from rag.store import Store
-
     missing = 0
-    with Store.open(settings_from_args(args), create=True) as store:
+    with open_store(settings_from_args(args), create=True) as store:
         for url in args.urls:
             if store.feeds.remove(url):
                 print(f"unsubscribed from {url} (its articles stay in the corpus)")
@@ -75,19 +68,16 @@ def cmd_feeds_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_feeds_refresh(args: argparse.Namespace) -> int:
-    from ingest.pipeline import Ingestor
     from ingest.web.refresh import interval_seconds, refresh
-    from rag.store import Store
 
     settings = settings_from_args(args)
     due = interval_seconds(settings.feed_refresh_every) if settings.feed_refresh_every and not args.urls else 0.0
-    with Store.open(settings, create=True) as store:
-        known = {s.url for s in store.feeds.list()}
+    with open_ingestor(settings) as ingestor:
+        known = {s.url for s in ingestor.store.feeds.list()}
         unknown = [u for u in args.urls if u not in known]
         for url in unknown:
             print(f"not subscribed: {url}", file=sys.stderr)
-        result = refresh(Ingestor(settings, store), args.urls or None, allow_private=True, due_every=due,
-                         progress=not args.quiet)
+        result = refresh(ingestor, args.urls or None, allow_private=True, due_every=due, progress=not args.quiet)
     if not result.feeds:
         print("no feed due for a refresh" if known else "no feeds; add one with: citewire feeds add URL")
     code = _report(result, "refreshed")

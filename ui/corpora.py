@@ -10,13 +10,20 @@ run concurrently beside them (the engine's BM25 side notices the store's new rev
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingest.pipeline import Ingestor, IngestSummary
 from rag.engine import Engine
 from rag.errors import QuestionError
 from rag.store import DocumentRecord, Store
+from rag.store.client import validate_name
+from rag.store.feeds import Subscription
+
+if TYPE_CHECKING:
+    from ingest.web.refresh import RefreshResult
 
 
 class Corpora:
@@ -28,26 +35,33 @@ class Corpora:
         self._engines: dict[str, Engine] = {self.default: engine}
         self._ingestors: dict[str, Ingestor] = {}
         self._open_lock = threading.Lock()
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()
 
     def names(self) -> list[str]:
         """The store's corpora: collections that have their ``__docs`` partner."""
         return sorted({*self.primary.store.corpus_names(), self.default})
 
-    def get(self, name: str | None = None) -> Engine:
-        """The engine of collection ``name`` (the default one when empty)."""
+    def get(self, name: str | None = None, create: bool = False) -> Engine:
+        """The engine of collection ``name`` (the default one when empty; ``create``: made if new)."""
         name = name or self.default
         with self._open_lock:
             engine = self._engines.get(name)
             if engine is not None:
                 return engine
-            if name not in self.names():
+            validate_name(name)
+            if not create and name not in self.names():
                 raise QuestionError(f"no collection {name!r} in this store (have: {', '.join(self.names())})")
             settings = self.primary.settings.with_overrides(collection=name)
             store = Store(self.primary.store.client, name, None, settings)
             engine = Engine(store, settings, embedder=self.primary.embedder)
             self._engines[name] = engine
             return engine
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the write turn (uploads, deletes, feeds and commands run for the CLI take turns)."""
+        with self._write_lock:
+            yield
 
     def documents(self, name: str | None = None) -> list[DocumentRecord]:
         return self.get(name).store.list_documents()
@@ -70,11 +84,47 @@ class Corpora:
     ) -> IngestSummary:
         engine = self.get(name)
         with self._write_lock:
-            ingestor = self._ingestors.get(engine.store.name)
-            if ingestor is None:
-                ingestor = Ingestor(engine.settings, engine.store, engine.embedder)
-                self._ingestors[engine.store.name] = ingestor
-            return ingestor.ingest(list(paths), progress=False, on_progress=on_progress)
+            return self._ingestor(engine).ingest(list(paths), progress=False, on_progress=on_progress)
+
+    def _ingestor(self, engine: Engine) -> Ingestor:
+        ingestor = self._ingestors.get(engine.store.name)
+        if ingestor is None:
+            ingestor = Ingestor(engine.settings, engine.store, engine.embedder)
+            self._ingestors[engine.store.name] = ingestor
+        return ingestor
+
+    # ------------------------------------------------------------------ web pages and feeds
+    # URLs arriving here come from the UI or the API: private addresses only when the setting allows.
+    def ingest_urls(self, name: str | None, urls: Iterable[str]) -> IngestSummary:
+        from ingest.web.refresh import ingest_urls
+
+        engine = self.get(name)
+        with self._write_lock:
+            return ingest_urls(self._ingestor(engine), list(urls), engine.settings.fetch_allow_private,
+                               progress=False)
+
+    def feeds(self, name: str | None = None) -> list[Subscription]:
+        return self.get(name).store.feeds.list()
+
+    def subscribe(self, name: str | None, url: str) -> RefreshResult:
+        from ingest.web.refresh import subscribe
+
+        engine = self.get(name)
+        with self._write_lock:
+            return subscribe(self._ingestor(engine), url, engine.settings.fetch_allow_private, progress=False)
+
+    def unsubscribe(self, name: str | None, url: str) -> bool:
+        with self._write_lock:
+            return self.get(name).store.feeds.remove(url)
+
+    def refresh_feeds(self, name: str | None = None, urls: Iterable[str] | None = None,
+                      due_every: float = 0.0) -> RefreshResult:
+        from ingest.web.refresh import refresh
+
+        engine = self.get(name)
+        with self._write_lock:
+            return refresh(self._ingestor(engine), list(urls) if urls is not None else None,
+                           engine.settings.fetch_allow_private, due_every=due_every)
 
     def remove(self, name: str | None, doc_ids: Iterable[str]) -> tuple[list[str], list[str]]:
         """Delete documents by id: (removed, not found)."""

@@ -1,4 +1,5 @@
-"""The Corpus tab: upload articles (with a progress bar and a result per file), list and delete documents."""
+"""The Corpus tab: upload articles (with a progress bar and a result per file), list and delete documents,
+follow feeds (:mod:`ui.feeds_tab`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rag.dates import published_iso
 from rag.errors import CitewireError
 from rag.settings import Settings
 from ui.corpora import Corpora
+from ui.feeds_tab import build_feeds_section
 
 ACCEPTED = [".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".pdf"]
 RESULT_HEADERS = ["file", "result", "details"]
@@ -114,3 +116,4 @@ def build_corpus_tab(demo: gr.Blocks, corpora: Corpora, settings: Settings, coll
     delete_btn.click(on_delete, [to_delete, collection], [status, *listing], concurrency_limit=1, api_name="delete")
     collection.change(refresh, [collection], listing, api_visibility="undocumented")
     demo.load(refresh, [collection], listing, api_visibility="undocumented")
+    build_feeds_section(demo, corpora, collection, listing, refresh)

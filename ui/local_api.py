@@ -1,0 +1,89 @@
+"""Commands from a second terminal, run inside ``citewire serve`` (``POST /api/local/run``).
+
+An embedded store belongs to one process; while ``citewire serve`` holds it, ``citewire ask``,
+``ingest``, ``list``, ``remove`` and ``feeds`` in another terminal would stop with "store is in
+use". Instead, the server writes where it listens and a random token into ``.citewire.server.json``
+beside its lock (readable by its owner only), and those commands send their arguments there: the
+server runs them on its own open store (taking the write turn for writes) and returns their output
+and exit code, so they read the same as when run alone. The token keeps anyone who can reach the
+port but not read the store directory out: they get the ordinary API, whose URLs may not reach
+private addresses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from rag.errors import CitewireError
+from ui.corpora import Corpora
+
+SERVER_FILE = ".citewire.server.json"
+TOKEN_HEADER = "X-Citewire-Token"
+FORWARDED = ("ingest", "list", "remove", "ask", "feeds")
+
+
+def announce(store_dir: Path, url: str) -> str:
+    """Write the server's address and a new token beside the store's lock; returns the token."""
+    token = secrets.token_urlsafe(24)
+    path = store_dir / SERVER_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"url": url, "token": token, "pid": os.getpid()}, fh)
+    return token
+
+
+def withdraw(store_dir: Path) -> None:
+    (store_dir / SERVER_FILE).unlink(missing_ok=True)
+
+
+def run_here(argv: list[str], corpora: Corpora) -> tuple[int, str, str]:
+    """Run a ``citewire`` command line on the server's stores: (exit code, stdout, stderr)."""
+    from ui.cli import build_parser
+    from ui.cli_common import EXIT_USAGE, serving_for
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:
+            return int(exc.code or 0), out.getvalue(), err.getvalue()
+        if args.command not in FORWARDED:
+            return EXIT_USAGE, "", f"citewire: error: {args.command} cannot run beside a server on its store\n"
+        if hasattr(args, "quiet"):
+            args.quiet = True  # no progress bar to draw on another terminal
+        try:
+            with serving_for(corpora):
+                code = args.func(args)
+        except CitewireError as exc:
+            print(f"citewire: error: {exc}", file=err)
+            code = EXIT_USAGE
+    return code, out.getvalue(), err.getvalue()
+
+
+def add_local_api(app: FastAPI, corpora: Corpora, token: str) -> None:
+    """Register ``POST /api/local/run`` for the holder of ``token``."""
+    from ui.api import error
+
+    @app.post("/api/local/run", include_in_schema=False)
+    async def local_run(request: Request) -> JSONResponse:
+        if not secrets.compare_digest(request.headers.get(TOKEN_HEADER, ""), token):
+            return error(403, "not a command from this machine's citewire (no valid token)")
+        try:
+            data: Any = json.loads(await request.body())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return error(400, "the body is not valid JSON")
+        argv = data.get("argv") if isinstance(data, dict) else None
+        if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+            return error(400, '"argv" must be a list of strings')
+        code, out, err = await run_in_threadpool(run_here, argv, corpora)
+        return JSONResponse({"code": code, "stdout": out, "stderr": err})
