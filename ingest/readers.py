@@ -162,18 +162,32 @@ def document_from_html(html: str, doc_id: str, path: str, fallback_title: str = 
     if extracted is None:
         raise Rejected("no article text found in the HTML")
     data = extracted.as_dict() if hasattr(extracted, "as_dict") else dict(extracted)
-    text = data.get("text") or ""
+    title = html_title(html) or data.get("title") or fallback_title
+    text = without_heading(data.get("text") or "", title, data.get("title") or "")
     return _finish(
         DocumentRecord(
             doc_id=doc_id,
             text=text,
-            title=html_title(html) or data.get("title") or fallback_title,
+            title=title,
             source=data.get("sitename") or data.get("hostname") or "",
             url=data.get("url") or "",
             published=coerce_day(data.get("date")),
             path=path,
         )
     )
+
+
+def without_heading(text: str, *titles: str) -> str:
+    """The text without a first line that only repeats its title (a page's ``<h1>``).
+
+    The title is kept as the document's metadata (and embedded with every chunk); left in the
+    text too, the headline would be quoted as if it were a sentence of the story.
+    """
+    first, sep, rest = text.partition("\n")
+    said = " ".join(first.split()).casefold()
+    if sep and rest.strip() and said and any(said == " ".join(t.split()).casefold() for t in titles if t):
+        return rest.lstrip("\n")
+    return text
 
 
 def read_pdf(path: Path, doc_id: str) -> Iterator[DocumentRecord]:

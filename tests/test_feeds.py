@@ -49,6 +49,7 @@ def test_an_rss_feed_ingests_its_entries_pages_with_canonical_ids_dates_and_sour
     assert grain.source == port.source == "Loopback News"
     assert grain.url == grain.doc_id and "Odesa" in grain.text
     assert "Subscribe" not in grain.text and "Home" not in grain.text  # cleaned as HTML files are
+    assert port.text.startswith("The port of Rotterdam")  # the <h1> repeating the title is not quoted as text
     again = ingest_urls(ingestor, [feed], allow_private=True, progress=False)  # the same story twice: one document
     assert sorted(again.unchanged) == sorted(summary.added) and not again.added
 

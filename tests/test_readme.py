@@ -125,7 +125,7 @@ def _start(command: str, env: dict[str, str], log: Path) -> subprocess.Popen[str
     with log.open("w") as out:
         proc = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=ROOT, env=env, text=True,
                                 stdout=out, stderr=subprocess.STDOUT)
-    port = re.search(r"--port (\d+)", command)
+    port = re.search(r"--port (\d+)", command) or re.search(r"http\.server (\d+)", command)
     url = f"http://127.0.0.1:{port.group(1) if port else 7860}/"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:

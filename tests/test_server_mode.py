@@ -84,7 +84,23 @@ def test_ingest_list_and_ask_go_to_the_server(served) -> None:
     assert not (served.root / "data" / "citewire").exists()
     client = chromadb.HttpClient(host="127.0.0.1", port=served.server.port)
     names = {c.name for c in client.list_collections()}
-    assert {"news", "news__docs", "news__sentences"} <= names
+    assert {"news", "news__docs", "news__sentences", "news__feeds"} <= names
+
+
+def test_feed_subscriptions_live_on_the_server_and_every_replica_sees_them(served) -> None:
+    feed = "https://news.example.org/rss.xml"
+    added = served.run("feeds", "add", feed, "--chroma-url", served.url)  # a replica's shell: unreachable host
+    assert added.returncode == 2 and "news.example.org" in added.stderr  # refused before subscribing
+    settings = Settings(chroma_url=served.url, collection="news")
+    with Store.open(settings) as one:
+        one.feeds.add(feed, "Example News")
+    with Store.open(settings) as other:  # another replica of the app, another client
+        assert [(s.url, s.title) for s in other.feeds.list()] == [(feed, "Example News")]
+    listed = served.run("feeds", "list", "--json", "--chroma-url", served.url)
+    assert [f["url"] for f in json.loads(listed.stdout)] == [feed]
+    removed = served.run("feeds", "remove", feed, "--chroma-url", served.url)
+    assert removed.returncode == 0 and json.loads(served.run("feeds", "list", "--json", "--chroma-url",
+                                                             served.url).stdout) == []
 
 
 @pytest.mark.skipif(not SEED.exists(), reason="../shared is not checked out")

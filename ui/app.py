@@ -15,8 +15,10 @@ The app uses ONE engine (one embedded store, whose lock it holds) for chat, uplo
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
+from collections.abc import Callable
 
 import gradio as gr  # ui/__init__.py has turned Gradio's analytics off
 from fastapi import FastAPI
@@ -136,7 +138,7 @@ def build_blocks(corpora: Corpora, settings: Settings) -> gr.Blocks:
 
 
 def build_app(engine: Engine, settings: Settings | None = None, auth: tuple[str, str] | None = None,
-              local_token: str | None = None) -> FastAPI:
+              local_token: str | None = None, parser: Callable[[], argparse.ArgumentParser] | None = None) -> FastAPI:
     """The whole web app around ``engine``: Gradio UI at ``/`` and the JSON API (``local_token``: also
     the commands of a second terminal, :mod:`ui.local_api`)."""
     settings = settings or engine.settings
@@ -146,8 +148,8 @@ def build_app(engine: Engine, settings: Settings | None = None, auth: tuple[str,
     allowed = lambda request: auth is None or authorized(request, auth)  # noqa: E731
     add_documents_api(app, corpora, allowed, settings.max_upload_mb * 2**20)
     add_feeds_api(app, corpora, allowed)
-    if local_token:
-        add_local_api(app, corpora, local_token)
+    if local_token and parser:
+        add_local_api(app, corpora, local_token, parser)
     if settings.feed_refresh_every:
         start_refresher(corpora, interval_seconds(settings.feed_refresh_every))
     return gr.mount_gradio_app(
@@ -167,8 +169,10 @@ def build_app(engine: Engine, settings: Settings | None = None, auth: tuple[str,
     )
 
 
-def serve(settings: Settings, auth: str | None = None) -> None:
-    """Open the store, build the app and serve it until interrupted (``citewire serve``)."""
+def serve(settings: Settings, auth: str | None = None,
+          parser: Callable[[], argparse.ArgumentParser] | None = None) -> None:
+    """Open the store, build the app and serve it until interrupted (``citewire serve``; ``parser``: the
+    command line's, for the commands of a second terminal)."""
     import uvicorn
 
     credentials = parse_auth(auth)
@@ -177,7 +181,7 @@ def serve(settings: Settings, auth: str | None = None) -> None:
         url = f"http://{host}:{settings.port}"
         token = None if settings.chroma_url else announce(settings.store_dir, url)
         try:
-            app = build_app(engine, settings, credentials, local_token=token)
+            app = build_app(engine, settings, credentials, local_token=token, parser=parser)
             print(f"citewire: serving {settings.chroma_url or settings.store_dir} [{settings.collection}] "
                   f"at http://{settings.host}:{settings.port}", flush=True)
             # uvicorn shuts down gracefully on SIGTERM, then raises it again for the handler it found: let that

@@ -154,13 +154,15 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.answer import default_mode
     from rag.query import Query
     from ui.render_text import render_answer
 
-    with open_engine(_settings(args)) as engine:
+    settings = _settings(args)
+    with open_engine(settings) as engine:  # the mode is this command's (a server's engine has its own)
         answer = engine.ask(Query(
             args.question, since=args.since, until=args.until, as_of=args.as_of, top_k=args.top_k,
-            mode=args.mode, retriever=args.retriever,
+            mode=args.mode or default_mode(settings), retriever=args.retriever,
         ))
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -173,7 +175,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
     settings = _settings(args).with_overrides(host=args.host, port=args.port, feed_refresh_every=args.refresh_every)
-    serve(settings, auth=args.auth)
+    serve(settings, auth=args.auth, parser=build_parser)
     return EXIT_OK
 
 

@@ -11,10 +11,18 @@ from typing import Any
 from rag.settings import Settings
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+# Commands a second terminal may run inside a `citewire serve` that holds their store (ui.local_api).
+SERVER_FILE = ".citewire.server.json"
+TOKEN_HEADER = "X-Citewire-Token"
+FORWARDED = ("ingest", "list", "remove", "ask", "feeds")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    return Settings().with_overrides(
+    """The settings of a command: ``CITEWIRE_*`` variables (the caller's, when run inside a server for
+    a second terminal), then its flags."""
+    env = _client_env.get()
+    base = Settings(**{k[len("CITEWIRE_"):].lower(): v for k, v in env.items()}) if env else Settings()
+    return base.with_overrides(
         store_dir=getattr(args, "store", None),
         collection=getattr(args, "collection", None),
         chroma_url=getattr(args, "chroma_url", None),
@@ -29,16 +37,19 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 # terminal (ui.local_api), it borrows the server's open engine for its collection instead: the
 # embedded store is single-process, and the server already holds it.
 _server: ContextVar[Any] = ContextVar("citewire_server_corpora", default=None)
+_client_env: ContextVar[dict[str, str] | None] = ContextVar("citewire_client_env", default=None)
 
 
 @contextmanager
-def serving_for(corpora: Any) -> Iterator[None]:
-    """Within this block, commands use ``corpora`` (a :class:`ui.corpora.Corpora`) for their stores."""
-    token = _server.set(corpora)
+def serving_for(corpora: Any, env: dict[str, str] | None = None) -> Iterator[None]:
+    """Within this block, commands use ``corpora`` (a :class:`ui.corpora.Corpora`) for their stores,
+    and ``env`` (the calling terminal's ``CITEWIRE_*`` variables) for their settings."""
+    token, env_token = _server.set(corpora), _client_env.set(env or {})
     try:
         yield
     finally:
         _server.reset(token)
+        _client_env.reset(env_token)
 
 
 @contextmanager

@@ -11,7 +11,7 @@ import httpx
 
 from rag.errors import CitewireError
 from rag.settings import Settings
-from ui.local_api import FORWARDED, SERVER_FILE, TOKEN_HEADER
+from ui.cli_common import FORWARDED, SERVER_FILE, TOKEN_HEADER
 
 # A question or an ingest may take a while on a busy server; a refresh of many feeds longer.
 TIMEOUT_S = 3600.0
@@ -51,7 +51,9 @@ def forward(argv: list[str], command: str, server: tuple[str, str]) -> int:
         raise CitewireError(f"the store is in use by citewire serve at {server[0]}; stop it to run {command}")
     url, token = server
     try:
-        reply = httpx.post(url.rstrip("/") + "/api/local/run", json={"argv": absolute_paths(argv, command)},
+        reply = httpx.post(url.rstrip("/") + "/api/local/run", json={"argv": absolute_paths(argv, command),
+                                                               "env": {k: v for k, v in os.environ.items()
+                                                                       if k.startswith("CITEWIRE_")}},
                            headers={TOKEN_HEADER: token}, timeout=TIMEOUT_S, trust_env=False)
     except httpx.HTTPError as exc:
         raise CitewireError(f"the store is held by citewire serve at {url}, which does not answer ({exc})") from None

@@ -12,24 +12,25 @@ private addresses.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from rag.errors import CitewireError
+from rag.settings import invalid_setting
+from ui.cli_common import FORWARDED, SERVER_FILE, TOKEN_HEADER
 from ui.corpora import Corpora
-
-SERVER_FILE = ".citewire.server.json"
-TOKEN_HEADER = "X-Citewire-Token"
-FORWARDED = ("ingest", "list", "remove", "ask", "feeds")
 
 
 def announce(store_dir: Path, url: str) -> str:
@@ -46,15 +47,19 @@ def withdraw(store_dir: Path) -> None:
     (store_dir / SERVER_FILE).unlink(missing_ok=True)
 
 
-def run_here(argv: list[str], corpora: Corpora) -> tuple[int, str, str]:
-    """Run a ``citewire`` command line on the server's stores: (exit code, stdout, stderr)."""
-    from ui.cli import build_parser
+def run_here(argv: list[str], corpora: Corpora, parser: Callable[[], argparse.ArgumentParser],
+             env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run a ``citewire`` command line on the server's stores: (exit code, stdout, stderr).
+
+    ``env``: the calling terminal's ``CITEWIRE_*`` variables, so that the command's settings (its
+    answer mode among them) are the caller's, not the server's.
+    """
     from ui.cli_common import EXIT_USAGE, serving_for
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            args = build_parser().parse_args(argv)
+            args = parser().parse_args(argv)
         except SystemExit as exc:
             return int(exc.code or 0), out.getvalue(), err.getvalue()
         if args.command not in FORWARDED:
@@ -62,16 +67,19 @@ def run_here(argv: list[str], corpora: Corpora) -> tuple[int, str, str]:
         if hasattr(args, "quiet"):
             args.quiet = True  # no progress bar to draw on another terminal
         try:
-            with serving_for(corpora):
+            with serving_for(corpora, env):
                 code = args.func(args)
         except CitewireError as exc:
             print(f"citewire: error: {exc}", file=err)
             code = EXIT_USAGE
+        except ValidationError as exc:  # a bad CITEWIRE_* variable of the caller
+            print(f"citewire: error: {invalid_setting(exc)}", file=err)
+            code = EXIT_USAGE
     return code, out.getvalue(), err.getvalue()
 
 
-def add_local_api(app: FastAPI, corpora: Corpora, token: str) -> None:
-    """Register ``POST /api/local/run`` for the holder of ``token``."""
+def add_local_api(app: FastAPI, corpora: Corpora, token: str, parser: Callable[[], argparse.ArgumentParser]) -> None:
+    """Register ``POST /api/local/run`` for the holder of ``token`` (``parser``: the ``citewire`` command's)."""
     from ui.api import error
 
     @app.post("/api/local/run", include_in_schema=False)
@@ -85,5 +93,9 @@ def add_local_api(app: FastAPI, corpora: Corpora, token: str) -> None:
         argv = data.get("argv") if isinstance(data, dict) else None
         if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
             return error(400, '"argv" must be a list of strings')
-        code, out, err = await run_in_threadpool(run_here, argv, corpora)
+        env = data.get("env") or {}
+        if not isinstance(env, dict) or not all(isinstance(k, str) and k.startswith("CITEWIRE_")
+                                                and isinstance(v, str) for k, v in env.items()):
+            return error(400, '"env" must map CITEWIRE_* names to strings')
+        code, out, err = await run_in_threadpool(run_here, argv, corpora, parser, env)
         return JSONResponse({"code": code, "stdout": out, "stderr": err})

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ingest.pipeline import IngestSummary, Unchanged
-from ingest.readers import ReadFailure, Rejected, document_from_html
+from ingest.readers import ReadFailure, Rejected, document_from_html, without_heading
 from ingest.web.feeds import Entry, Feed, looks_like_html, parse_feed
 from ingest.web.fetch import Fetched, Fetcher, FetchError
-from ingest.web.urls import canonical_url
+from ingest.web.urls import canonical_url, without_tracking
 from rag.dates import coerce_day
 from rag.store import DocumentRecord
 from rag.store.feeds import FeedRegistry, Validators
@@ -59,8 +59,13 @@ class WebReader:
     def read(self, urls: Iterable[str]) -> Iterator[Item]:
         """Documents, failures and unchanged markers for every URL given (feeds or pages)."""
         for url in urls:
+            validators, doc_id = self._known_page(url)
             try:
-                fetched = self.fetcher.get(url)
+                fetched = self.fetcher.get(url, validators)  # a page already stored is asked "changed since?"
+                if fetched.unchanged:
+                    self._pages.append(_PageState(url, validators or Validators(), doc_id))
+                    yield from self._once([Unchanged(doc_id)])
+                    continue
                 feed = parse_feed(fetched)
             except FetchError as exc:
                 yield failure(url, exc)
@@ -91,14 +96,12 @@ class WebReader:
             yield item
 
     def page(self, entry: Entry, source: str, fetched: Fetched | None = None) -> Item:
-        """One article page as a document (or unchanged, or a failure)."""
+        """One article page as a document (or unchanged, or a failure); ``fetched``: already fetched."""
         try:
-            validators, doc_id = self.registry.page(entry.link)
-            if doc_id not in self.known:  # never stored, or removed since: fetch it whole
-                validators = Validators()
+            validators, doc_id = self._known_page(entry.link)
             fetched = fetched or self.fetcher.get(entry.link, validators)
             if fetched.unchanged:
-                self._pages.append(_PageState(entry.link, validators, doc_id))
+                self._pages.append(_PageState(entry.link, validators or Validators(), doc_id))
                 return Unchanged(doc_id)
             record = page_record(fetched, entry, source)
         except (FetchError, Rejected) as exc:
@@ -106,12 +109,22 @@ class WebReader:
         self._pages.append(_PageState(entry.link, fetched.validators, record.doc_id))
         return record
 
+    def _known_page(self, url: str) -> tuple[Validators | None, str]:
+        """The validators and document of a page this store has (by its URL or its tracking-free form)."""
+        validators, doc_id = self.registry.page(url)
+        if not doc_id:  # the same page reached another way (a feed's link with tracking tags)
+            validators, doc_id = self.registry.page(without_tracking(url))
+        if doc_id not in self.known:  # never stored, or removed since: fetch it whole
+            return None, doc_id
+        return validators, doc_id
+
     def save_state(self, summary: IngestSummary) -> None:
         """Record the validators of the pages whose documents this run stored (or found unchanged)."""
         stored = set(summary.added) | set(summary.updated) | set(summary.unchanged)
         for page in self._pages:
             if page.doc_id in stored:
-                self.registry.save_page(page.url, page.validators, page.doc_id)
+                for url in {page.url, page.doc_id}:  # by the URL fetched and by the story's own
+                    self.registry.save_page(url, page.validators, page.doc_id)
 
 
 def page_record(fetched: Fetched, entry: Entry, source: str) -> DocumentRecord:
@@ -126,6 +139,7 @@ def page_record(fetched: Fetched, entry: Entry, source: str) -> DocumentRecord:
     doc_id = canonical_url(html, fetched.url)
     record = document_from_html(html, doc_id, fetched.url, fallback_title=entry.title or doc_id)
     record.url = doc_id
+    record.text = without_heading(record.text, entry.title)
     record.title = entry.title or record.title
     record.published = coerce_day(entry.published) or record.published
     record.source = source or record.source or (urlsplit(doc_id).hostname or "")

@@ -57,11 +57,24 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def setup_logging(out: Path) -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
-        handlers=[logging.StreamHandler(), logging.FileHandler(out / "train.log")], force=True,
-    )
+def setup_logging(out: Path, console: bool) -> None:
+    """The run's log: ``train.log`` in its folder (appended to by every resume), and stderr when run as a command.
+
+    Handlers go on the ``rag`` logger, not the root one, so that a run called in-process (the tests)
+    leaves the caller's logging alone.
+    """
+    logger = logging.getLogger("rag")
+    for old in [h for h in logger.handlers if getattr(h, "citewire_run", False)]:
+        logger.removeHandler(old)
+        old.close()
+    handlers: list[logging.Handler] = [logging.FileHandler(out / "train.log")]
+    if console:
+        handlers.append(logging.StreamHandler())
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler.citewire_run = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
     for noisy in ("httpx", "onnxruntime", "onnxruntime.quantization"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -72,12 +85,21 @@ def setup_logging(out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse(argv)
+    """The command: signals stop the run cleanly from the start (a stop during data loading included)."""
+    from rag.reader_training.loop import STOP, install_stop_handlers
+
+    STOP.clear()
+    install_stop_handlers()
+    return run(parse(argv), console=True)
+
+
+def run(args: argparse.Namespace, console: bool = False) -> int:
+    """Train (or resume), then export, evaluate and install as ``args`` say; the exit code."""
     recipe = Recipe(**{k: getattr(args, k) for k in Recipe.__dataclass_fields__ if k != "extra"})
     args.out.mkdir(parents=True, exist_ok=True)
     if args.fresh:
         (args.out / checkpoint.CHECKPOINT).unlink(missing_ok=True)
-    setup_logging(args.out)
+    setup_logging(args.out, console)
     log.info("recipe: %s", json.dumps(asdict(recipe)))
     t0 = time.time()
     from rag.embedding import resolve_model_path

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,16 +40,19 @@ class Outcome:
     state: dict[str, Any]
 
 
-def _stop_on_signals() -> dict[str, bool]:
-    flag = {"stop": False}
+# Set by SIGTERM / SIGINT (see install_stop_handlers): the run stops after its current step, with a checkpoint.
+STOP = threading.Event()
+
+
+def install_stop_handlers() -> None:
+    """Make SIGTERM and SIGINT stop a run cleanly (a closed session, Ctrl-C) instead of killing it."""
 
     def handler(signum: int, frame: object) -> None:
         log.warning("signal %d: stopping after this step with a checkpoint", signum)
-        flag["stop"] = True
+        STOP.set()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
-    return flag
 
 
 def train(recipe: Recipe, corpus: Corpus, items: list[Item], plan: list[list[int]], digest: str,
@@ -104,7 +108,6 @@ def train(recipe: Recipe, corpus: Corpus, items: list[Item], plan: list[list[int
         checkpoint.save(out, full)
         return full
 
-    stop = _stop_on_signals()
     model.train()
     began, last_save = time.time(), time.time()
     base_seconds, first_step = state["train_seconds"], state["step"]
@@ -141,7 +144,7 @@ def train(recipe: Recipe, corpus: Corpus, items: list[Item], plan: list[list[int
             log.warning("time budget of %.0f min spent at step %d of %d: stopping", recipe.time_budget_min,
                         state["step"], state["total"])
             break
-        if stop["stop"] or (stop_after and state["step"] >= stop_after):
+        if STOP.is_set() or (stop_after and state["step"] >= stop_after):
             model.eval()
             return Outcome(model, False, snapshot(done=False))
         if now - last_save > checkpoint_min * 60:
