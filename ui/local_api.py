@@ -18,6 +18,7 @@ import io
 import json
 import os
 import secrets
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from rag.errors import CitewireError
 from rag.settings import invalid_setting
 from ui.cli_common import FORWARDED, SERVER_FILE, TOKEN_HEADER
 from ui.corpora import Corpora
+
+_one_at_a_time = threading.Lock()
 
 
 def announce(store_dir: Path, url: str) -> str:
@@ -57,7 +60,8 @@ def run_here(argv: list[str], corpora: Corpora, parser: Callable[[], argparse.Ar
     from ui.cli_common import EXIT_USAGE, serving_for
 
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    # The redirection is process-wide: commands from two terminals take turns, or their output would mix.
+    with _one_at_a_time, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             args = parser().parse_args(argv)
         except SystemExit as exc:
