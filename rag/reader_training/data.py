@@ -138,10 +138,12 @@ def near_topic_paragraphs(corpus: Corpus, per_question: int = 3) -> dict[int, li
         words = set(content_terms(q.text))
         answer = q.answer.lower()
         scored = []
-        for p in by_title[q.title]:
+        for p in sorted(by_title[q.title]):
             if p == q.paragraph or answer in corpus.paragraphs[p].lower():
                 continue
-            score = sum(math.log(n / df[w]) for w in words & terms[p])
+            # summed in a fixed order: set order follows the process's string hashing, and a float sum in
+            # another order can break a tie the other way, giving a resumed run another plan
+            score = sum(math.log(n / df[w]) for w in sorted(words & terms[p]))
             if score > 0:
                 scored.append((-score, p))
         scored.sort()
