@@ -15,6 +15,7 @@ from werkzeug import Request, Response
 
 from ingest.web.fetch import Fetcher, FetchError
 from ingest.web.refresh import ingest_urls, refresh, subscribe
+from rag.errors import CitewireError
 from rag.settings import Settings
 
 GRAIN = ["Ships carrying grain left the port of Odesa on Thursday after negotiators agreed to extend the corridor.",
@@ -230,3 +231,39 @@ def test_the_fetcher_names_itself_and_keeps_two_requests_per_host(threaded_serve
     assert state["most"] == 2
     (agent,) = state["agents"]
     assert agent.startswith("citewire/")
+
+
+def test_the_background_refresher_brings_in_a_new_story(site: NewsSite, tmp_path: Path, embedder) -> None:
+    import threading
+
+    from rag.engine import Engine
+    from rag.store import Store
+    from ui.corpora import Corpora
+    from ui.refresher import interval_seconds, start_refresher
+
+    assert interval_seconds("30m") == 1800 and interval_seconds("2h") == 7200 and interval_seconds("1d") == 86400
+    with pytest.raises(CitewireError, match="invalid refresh interval"):
+        interval_seconds("soon")
+    settings = Settings(store_dir=tmp_path / "store", fetch_allow_private=True)  # as the app would be told
+    site.put_page("/a", "Rotterdam port sets record", PORT)
+    feed = site.rss("/rss.xml", "Loopback News", [(site.url("/a"), "Rotterdam port sets record", "")])
+    engine = Engine(Store.open(settings, create=True), settings, embedder=embedder)
+    stop, thread = threading.Event(), None
+    try:
+        corpora = Corpora(engine)
+        assert corpora.subscribe(None, feed).ok
+        thread = start_refresher(corpora, every=1.0, stop=stop)
+        site.put_page("/b", "Night train to Paris", RAIL)  # the feed grows while the app serves
+        site.rss("/rss.xml", "Loopback News", [(site.url("/b"), "Night train to Paris", ""),
+                                               (site.url("/a"), "Rotterdam port sets record", "")])
+        deadline = time.monotonic() + 60
+        while engine.store.get_document(site.url("/b")) is None and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert engine.store.get_document(site.url("/b")) is not None
+        assert engine.ask("Which cities does the new night train link?").citations[0].doc_id == site.url("/b")
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=30)
+        engine.close()
+    assert thread is not None and not thread.is_alive()

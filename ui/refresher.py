@@ -34,14 +34,15 @@ def refresh_all(corpora: Corpora, every: float) -> None:
             log.warning("refreshing the feeds of %s failed: %s", name, exc)
 
 
-def start_refresher(corpora: Corpora, every: float) -> threading.Thread:
-    """Start the background refresh (first round at once, then every ``every`` seconds)."""
+def start_refresher(corpora: Corpora, every: float, stop: threading.Event | None = None) -> threading.Thread:
+    """Start the background refresh (first round at once, then every ``every`` seconds, until ``stop``)."""
+    stop = stop or threading.Event()
 
     def loop() -> None:
-        while True:
+        while not stop.is_set():
             started = time.monotonic()
             refresh_all(corpora, every)
-            time.sleep(max(1.0, every - (time.monotonic() - started)))
+            stop.wait(max(0.5, every - (time.monotonic() - started)))
 
     thread = threading.Thread(target=loop, name="citewire-feed-refresh", daemon=True)
     thread.start()
