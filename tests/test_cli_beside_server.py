@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import httpx
 import pytest
 from news_site import NewsSite
 from pytest_httpserver import HTTPServer
-from ui_support import ROOT, SAMPLE_DIR, free_port
+from ui_support import ROOT, SAMPLE_DIR, free_port, start_citewire_serve
 
 QUESTION = "How many North Korean troops were deployed to Russia?"
 
@@ -36,17 +35,7 @@ def served_store(tmp_path, embedder, citewire_cmd):
 
     def start() -> None:
         nonlocal proc
-        proc = subprocess.Popen([*citewire_cmd, "serve", "--store", str(store_dir), "--port", str(port)],
-                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.communicate()[0]
-            assert time.monotonic() < deadline, "citewire serve did not start"
-            try:
-                httpx.get(url, timeout=2)
-                return
-            except httpx.TransportError:
-                time.sleep(0.5)
+        proc = start_citewire_serve(citewire_cmd, store_dir, port)
 
     def stop() -> None:
         proc.terminate()

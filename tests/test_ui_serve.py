@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import time
-
 import httpx
-from ui_support import ROOT, SAMPLE_DIR, SEED_DOC, free_port
+from ui_support import SAMPLE_DIR, SEED_DOC, free_port, start_citewire_serve
 
 
 def test_citewire_serve_answers_and_holds_the_store(tmp_path, embedder, citewire_cmd, run_cli) -> None:
@@ -20,20 +17,8 @@ def test_citewire_serve_answers_and_holds_the_store(tmp_path, embedder, citewire
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    proc = subprocess.Popen(
-        [*citewire_cmd, "serve", "--store", str(settings.store_dir), "--port", str(port), "--auth", "ann:pw"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    proc = start_citewire_serve(citewire_cmd, settings.store_dir, port, "--auth", "ann:pw")
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.communicate()[0]
-            assert time.monotonic() < deadline, "citewire serve did not start"
-            try:
-                httpx.get(url, timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.5)
         question = {"question": "How many North Korean troops were deployed to Russia?"}
         assert httpx.post(url + "api/ask", json=question, timeout=30).status_code == 401
         r = httpx.post(url + "api/ask", json=question, auth=("ann", "pw"), timeout=60)

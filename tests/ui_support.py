@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import uvicorn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,3 +138,19 @@ def serve_in_thread(app, timeout: float = 60) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def start_citewire_serve(citewire_cmd: list[str], store_dir: Path, port: int, *extra: str,
+                         timeout: float = 120) -> subprocess.Popen[str]:
+    """``citewire serve`` on ``store_dir`` as a child process, waited for until it answers on ``port``."""
+    proc = subprocess.Popen([*citewire_cmd, "serve", "--store", str(store_dir), "--port", str(port), *extra],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, proc.communicate()[0]
+        assert time.monotonic() < deadline, "citewire serve did not start"
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+            return proc
+        except httpx.TransportError:
+            time.sleep(0.5)
