@@ -129,11 +129,11 @@ def run(args: argparse.Namespace, console: bool = False) -> int:
     if args.train_only:
         log.info("trained; run without --train-only to export, evaluate and install")
         return 0
-    run = {"cores": len(os.sched_getaffinity(0)), "steps": state["step"], "questions": state["seen"],
+    stats = {"cores": len(os.sched_getaffinity(0)), "steps": state["step"], "questions": state["seen"],
            "windows": state["windows"], "passes": round(state["seen"] / max(1, len(items)), 2),
            "data": corpus.sources, "items": len(items), "near_topic_items": len(items) - len(corpus.questions)}
     report: dict[str, Any] = {"recipe": asdict(recipe), "train_minutes": round(state["train_seconds"] / 60, 1),
-                              "run": run}
+                              "run": stats}
     t_finish = time.time()
     report.update(finish(outcome.model, maker, tokenizer_file, args, recipe))
     report["finish_minutes"] = round((time.time() - t_finish) / 60, 1)
