@@ -148,3 +148,19 @@ def test_the_plan_is_the_same_in_every_process() -> None:
     digests = {subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
                               env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip() for seed in ("1", "2", "3")}
     assert len(digests) == 1 and len(next(iter(digests))) == 64, digests
+
+
+def test_a_resumed_run_shortens_its_schedule_to_what_the_budget_still_affords() -> None:
+    from rag.reader_training.loop import _refit_schedule
+    from rag.reader_training.recipe import Recipe
+
+    recipe = Recipe(batch=16, time_budget_min=100)
+    # 50 minutes spent on 500 steps (8,000 questions): 2.67 a second, so 500 more steps fit, not 1,500
+    state = {"fitted": True, "train_seconds": 3000.0, "seen": 8000, "step": 500, "total": 2000, "warmup": 100}
+    _refit_schedule(state, recipe, per_pass=10_000)
+    assert state["total"] == 1000 and state["warmup"] == 100
+    _refit_schedule(state, Recipe(batch=16, time_budget_min=1000), per_pass=10_000)
+    assert state["total"] == 1000  # never lengthened
+    untimed = {**state, "total": 2000}
+    _refit_schedule(untimed, Recipe(time_budget_min=0), per_pass=10_000)
+    assert untimed["total"] == 2000
