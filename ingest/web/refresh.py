@@ -10,6 +10,7 @@ page that failed is tried again next time instead of hiding behind the feed's ``
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -42,14 +43,9 @@ def ingest_urls(ingestor: Ingestor, urls: Iterable[str], allow_private: bool, pr
     """Ingest web pages and feeds' entries (and ``also``, e.g. files read beside them) in one run."""
     with Fetcher(ingestor.settings, allow_private) as fetcher:
         reader = WebReader(fetcher, ingestor.store.feeds, ingestor.store.document_hashes())
-        summary = ingestor.ingest_items(_chain(also, reader.read(urls)), progress=progress)
+        summary = ingestor.ingest_items(itertools.chain(also, reader.read(urls)), progress=progress)
         reader.save_state(summary)
     return summary
-
-
-def _chain(*parts: Iterable[Item]) -> Iterator[Item]:
-    for part in parts:
-        yield from part
 
 
 @dataclass
