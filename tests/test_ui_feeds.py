@@ -111,3 +111,11 @@ def test_the_feeds_api_subscribes_lists_refreshes_and_removes(open_server: Serve
     assert feed not in [f["url"] for f in httpx.get(base + "api/feeds", timeout=30).json()]
     bad = httpx.post(base + "api/feeds", json={"url": site.url("/harbour")}, timeout=60)
     assert bad.status_code == 400 and "not an RSS or Atom feed" in bad.json()["error"]
+    for path, body, says in (("api/feeds", b"{not json", "not valid JSON"), ("api/feeds", b"[]", "a JSON object"),
+                             ("api/feeds", b'{"url": "  "}', '"url" is required'),
+                             ("api/urls", b'{"urls": "http://x.org/"}', "a list of strings"),
+                             ("api/urls", b"{}", '"urls" is required'),
+                             ("api/feeds/refresh", b'{"collection": 3}', '"collection" must be a string'),
+                             ("api/feeds", b'{"url": "' + b"x" * 100_001 + b'"}', "larger than")):
+        refused = httpx.post(base + path, content=body, timeout=30)
+        assert refused.status_code in (400, 413) and says in refused.json()["error"], (path, refused.text)

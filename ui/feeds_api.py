@@ -14,8 +14,9 @@ machine's own network. With ``--auth`` the endpoints want the app's credentials.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -46,81 +47,95 @@ def result_json(summary: IngestSummary, feeds: list[Subscription] | None = None)
     return out
 
 
+class _Refused(Exception):
+    """A request turned away before any work: carries the reply to send."""
+
+    def __init__(self, response: JSONResponse) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
 def add_feeds_api(app: FastAPI, corpora: Corpora, authorized: Callable[[Request], bool]) -> None:
     """Register the feed and URL endpoints (``authorized(request) -> bool`` decides who may use them)."""
     from ui.api import error
 
-    async def body_of(request: Request, required: tuple[str, ...]) -> dict[str, Any] | JSONResponse:
-        if not authorized(request):
-            return error(401, "authentication required (HTTP Basic, the --auth user:password)",
-                         {"WWW-Authenticate": 'Basic realm="citewire"'})
+    def replies(handler: Callable[..., Awaitable[JSONResponse]]) -> Callable[..., Awaitable[JSONResponse]]:
+        """Every endpoint's frame: the credentials first, then one error reply per kind of failure.
+
+        The handlers only say what they do; a refused body, a store that is down (503) or a URL
+        citewire will not read (400: not a feed, unreachable, private) are answered here alike.
+        """
+
+        @functools.wraps(handler)
+        async def endpoint(request: Request, *args: Any, **kwargs: Any) -> JSONResponse:
+            if not authorized(request):
+                return error(401, "authentication required (HTTP Basic, the --auth user:password)",
+                             {"WWW-Authenticate": 'Basic realm="citewire"'})
+            try:
+                return await handler(request, *args, **kwargs)
+            except _Refused as refused:
+                return refused.response
+            except StoreError as exc:
+                return error(503, str(exc))
+            except CitewireError as exc:
+                return error(400, str(exc))
+
+        return endpoint
+
+    async def body_of(request: Request, required: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The request's JSON object, checked field by field; :class:`_Refused` with a 4xx otherwise."""
         raw = await request.body()
         if len(raw) > MAX_BODY_BYTES:
-            return error(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+            raise _Refused(error(413, f"the body is larger than {MAX_BODY_BYTES} bytes"))
         try:
             data = json.loads(raw or b"{}")
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return error(400, "the body is not valid JSON")
+            raise _Refused(error(400, "the body is not valid JSON")) from None
         if not isinstance(data, dict):
-            return error(400, "the body must be a JSON object")
+            raise _Refused(error(400, "the body must be a JSON object"))
         for name in required:
             if not isinstance(data.get(name), str) or not data[name].strip():
-                return error(400, f'"{name}" is required (a string)')
+                raise _Refused(error(400, f'"{name}" is required (a string)'))
         urls = data.get("urls")
         if urls is not None and (not isinstance(urls, list) or not all(isinstance(u, str) for u in urls)):
-            return error(400, '"urls" must be a list of strings')
+            raise _Refused(error(400, '"urls" must be a list of strings'))
         if data.get("collection") is not None and not isinstance(data["collection"], str):
-            return error(400, '"collection" must be a string')
+            raise _Refused(error(400, '"collection" must be a string'))
         return data
 
-    async def run(fn: Callable[..., Any], *args: Any) -> Any:
-        try:
-            return await run_in_threadpool(fn, *args)
-        except StoreError as exc:
-            return error(503, str(exc))
-        except CitewireError as exc:  # not a feed, unreachable, a private address, an unknown collection
-            return error(400, str(exc))
-
     @app.get("/api/feeds", summary="The subscribed feeds")
+    @replies
     async def list_feeds(request: Request, collection: str | None = None) -> JSONResponse:
-        if not authorized(request):
-            return error(401, "authentication required (HTTP Basic, the --auth user:password)",
-                         {"WWW-Authenticate": 'Basic realm="citewire"'})
-        got = await run(corpora.feeds, collection)
-        return got if isinstance(got, JSONResponse) else JSONResponse([feed_json(s) for s in got])
+        subs = await run_in_threadpool(corpora.feeds, collection)
+        return JSONResponse([feed_json(s) for s in subs])
 
     @app.post("/api/feeds", summary="Subscribe to a feed and read its entries")
+    @replies
     async def add_feed(request: Request) -> JSONResponse:
         data = await body_of(request, ("url",))
-        if isinstance(data, JSONResponse):
-            return data
-        got = await run(corpora.subscribe, data.get("collection"), data["url"].strip())
-        return got if isinstance(got, JSONResponse) else JSONResponse(result_json(got.summary, got.feeds))
+        got = await run_in_threadpool(corpora.subscribe, data.get("collection"), data["url"].strip())
+        return JSONResponse(result_json(got.summary, got.feeds))
 
     @app.delete("/api/feeds", summary="Unsubscribe from a feed (its articles stay)")
+    @replies
     async def remove_feed(request: Request) -> JSONResponse:
         data = await body_of(request, ("url",))
-        if isinstance(data, JSONResponse):
-            return data
-        got = await run(corpora.unsubscribe, data.get("collection"), data["url"].strip())
-        if isinstance(got, JSONResponse):
-            return got
-        return JSONResponse({"removed": data["url"]}) if got else error(404, f"not subscribed: {data['url']}")
+        if await run_in_threadpool(corpora.unsubscribe, data.get("collection"), data["url"].strip()):
+            return JSONResponse({"removed": data["url"]})
+        return error(404, f"not subscribed: {data['url']}")
 
     @app.post("/api/feeds/refresh", summary="Refresh the subscribed feeds once")
+    @replies
     async def refresh_feeds(request: Request) -> JSONResponse:
-        data = await body_of(request, ())
-        if isinstance(data, JSONResponse):
-            return data
-        got = await run(corpora.refresh_feeds, data.get("collection"), data.get("urls"))
-        return got if isinstance(got, JSONResponse) else JSONResponse(result_json(got.summary, got.feeds))
+        data = await body_of(request)
+        got = await run_in_threadpool(corpora.refresh_feeds, data.get("collection"), data.get("urls"))
+        return JSONResponse(result_json(got.summary, got.feeds))
 
     @app.post("/api/urls", summary="Ingest article pages, or the entries of feeds, by URL")
+    @replies
     async def ingest_urls(request: Request) -> JSONResponse:
-        data = await body_of(request, ())
-        if isinstance(data, JSONResponse):
-            return data
+        data = await body_of(request)
         if not data.get("urls"):
             return error(400, '"urls" is required (a list of http(s) URLs)')
-        got = await run(corpora.ingest_urls, data.get("collection"), data["urls"])
-        return got if isinstance(got, JSONResponse) else JSONResponse(result_json(got))
+        return JSONResponse(result_json(await run_in_threadpool(corpora.ingest_urls, data.get("collection"),
+                                                                data["urls"])))
