@@ -5,6 +5,7 @@
     .venv/bin/python bench/reader.py --part e2e --set squad-v2 --set realtimeqa-unanswerable
     .venv/bin/python bench/reader.py --part sweep          # refusal calibration of the reader margin
     .venv/bin/python bench/reader.py --sample 600          # at most 600 questions a set, spread over it
+    CITEWIRE_READER_DIR=~/.cache/citewire/reader-run .venv/bin/python bench/reader.py   # a trained candidate
 
 **alone**: the shipped reader on each dev question with its own paragraph (SQuAD 2.0's setting):
 EM/F1 over all questions at the shipped margin and at the best threshold, best-span EM/F1 on the
@@ -58,13 +59,13 @@ def commit() -> str:
 
 # ---------------------------------------------------------------------------- alone
 def part_alone(limit: int | None) -> dict[str, Any]:
-    from rag.reader.model import shipped_reader
+    from rag.reader.model import MODEL_DIR, shipped_reader
     from rag.reader_training.evaluate import dev_metrics, dev_set
     from rag.reader_training.recipe import DEFAULT_DEV
     from rag.settings import Settings
 
     dev = dev_set(DEFAULT_DEV, limit or 0)
-    reader = shipped_reader()
+    reader = shipped_reader(Settings().reader_dir or MODEL_DIR)  # CITEWIRE_READER_DIR: a candidate reader
     started = time.perf_counter()
     m = dev_metrics(reader, dev, threshold=Settings().reader_margin)
     seconds = time.perf_counter() - started

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_cache_dir, user_data_dir
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import CitewireError
@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     answer_mode: Literal["", "reader", "sentence", "llm"] = Field(
         "", description="reader | sentence | llm; empty means llm when an LLM is configured, else reader."
     )
+    reader_dir: Path | None = Field(
+        None,
+        description="A folder holding another trained reader (its manifest.json, ONNX file and tokenizer): a "
+                    "`python -m rag.reader_training` run folder, for one. Empty: the reader that ships.",
+    )
     reader_passages: int = Field(3, ge=1, le=10, description="Top passages the reader reads per question.")
     reader_other_sources: int = Field(
         2, ge=0, le=10,
@@ -149,9 +154,11 @@ class Settings(BaseSettings):
         description="Questions the HTTP API answers at once; more wait their turn (two cores gain nothing from more).",
     )
 
-    @field_validator("store_dir", "cache_dir", mode="before")
+    @field_validator("store_dir", "cache_dir", "reader_dir", mode="before")
     @classmethod
-    def _expand(cls, value: object) -> object:
+    def _expand(cls, value: object, info: ValidationInfo) -> object:
+        if value == "" and info.field_name == "reader_dir":  # CITEWIRE_READER_DIR= (set, empty): the shipped one
+            return None
         return Path(value).expanduser() if isinstance(value, (str, Path)) else value
 
     def with_overrides(self, **overrides: object) -> Settings:

@@ -17,7 +17,16 @@ import torch
 
 from rag.reader.features import WindowMaker
 from rag.reader.model import Reader
-from rag.reader_training.data import Corpus, Item, Question, examples, load_corpus, make_items, plan_batches
+from rag.reader_training.data import (
+    Corpus,
+    Item,
+    Question,
+    examples,
+    group_examples,
+    load_corpus,
+    make_items,
+    plan_batches,
+)
 from rag.reader_training.recipe import DEFAULT_TRAIN
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +70,9 @@ def test_an_answer_whose_offset_is_a_guess_is_labelled_at_every_occurrence(maker
     assert len(exact.starts) == 1
     (near,) = examples(corpus, Item(1, 0, "near"), maker, "marginal")  # another paragraph: no answer
     assert (near.starts, near.ends, near.answerable) == ([0], [0], 0)
+    own, other = group_examples(corpus, Item(1, 0, "own"), maker, "marginal", {1: [0]})  # shared normalisation
+    assert own.answerable == 1 and (other.starts, other.answerable) == ([0], 0)
+    assert len(group_examples(corpus, Item(1, 0, "near"), maker, "marginal", {1: [0]})) == 1
 
 
 def test_the_data_and_its_plan_are_read_and_seeded() -> None:
@@ -101,12 +113,25 @@ def test_a_tiny_run_trains_exports_evaluates_and_writes_its_card(tmp_path: Path)
     spans = Reader(tmp_path / report["chosen"], tmp_path / "tokenizer.json", max_len=128, stride=32).read(
         "Who?", ["Ann met Bob."])
     assert len(spans) == 1
+    from rag.answer.reader import ReaderAnswerer
+    from rag.settings import Settings
+
+    candidate = ReaderAnswerer(Settings(reader_dir=tmp_path)).reader  # CITEWIRE_READER_DIR=<the run folder>
+    assert candidate.path == tmp_path / report["chosen"] and candidate.maker.max_len == 128
     assert train_here(tmp_path, "--no-dev") == 0 and "already trained" in log_of(tmp_path)  # not trained again
 
 
-def test_a_run_stopped_after_a_checkpoint_resumes_to_the_weights_of_an_unbroken_run(tmp_path: Path) -> None:
-    whole, broken = tmp_path / "whole", tmp_path / "broken"
-    assert train_here(whole, "--train-only") == 0
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny run trained to its end without a stop (never written to by the tests)."""
+    out = tmp_path_factory.mktemp("whole")
+    assert train_here(out, "--train-only") == 0
+    return out
+
+
+def test_a_run_stopped_after_a_checkpoint_resumes_to_the_weights_of_an_unbroken_run(whole: Path,
+                                                                                    tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
     assert train_here(broken, "--train-only", "--stop-after", "2") == 3
     assert "run the same command again to resume" in log_of(broken)
     assert torch.load(broken / "checkpoint.pt", weights_only=False)["step"] == 2
@@ -164,3 +189,61 @@ def test_a_resumed_run_shortens_its_schedule_to_what_the_budget_still_affords() 
     untimed = {**state, "total": 2000}
     _refit_schedule(untimed, Recipe(time_budget_min=0), per_pass=10_000)
     assert untimed["total"] == 2000
+
+
+def test_shared_normalisation_is_the_plain_loss_for_one_window_and_spans_windows_otherwise() -> None:
+    from rag.reader_training.network import shared_span_loss, span_loss
+
+    torch.manual_seed(0)
+    logits = torch.randn(3, 6)
+    gold = torch.zeros(3, 6, dtype=torch.bool)
+    gold[0, 2] = gold[1, 0] = gold[2, 4] = True
+    assert torch.allclose(shared_span_loss(logits, gold, [0, 1, 2]), span_loss(logits, gold))
+    # windows 0 and 1 of one question: the answer in window 0, window 1 a paragraph that does not say
+    together = shared_span_loss(logits[:2], gold[:2] & torch.tensor([[True], [False]]), [0, 0])
+    expected = torch.logsumexp(logits[:2].reshape(-1), 0) - logits[0, 2]
+    assert torch.allclose(together, expected)
+    louder = logits[:2].clone()
+    louder[1, 3] += 5  # a span in the other paragraph scoring higher costs loss only when normalised together
+    only_own = gold[:2] & torch.tensor([[True], [False]])
+    assert shared_span_loss(louder, only_own, [0, 0]) > together
+    assert torch.allclose(span_loss(louder[:1], only_own[:1]), span_loss(logits[:1], only_own[:1]))
+
+
+def test_synthetic_traps_swap_a_term_the_paragraph_does_not_mention() -> None:
+    from rag.reader_training.traps import make_traps
+
+    deployed = "In 2024 North Korea deployed 10,000 troops to Russia, officials said."
+    clashes = "In 2025 clashes in Kursk killed hundreds, and Ukraine reported losses."
+    corpus = Corpus(paragraphs=[deployed, clashes], questions=[
+        Question("q1", "How many troops were deployed to Russia in 2024?", 0, "War", "10,000",
+                 deployed.index("10,000")),
+        Question("q2", "What did Ukraine report?", 1, "War", "losses", clashes.index("losses")),
+        Question("q3", "Who won?", 1, "War", None),
+    ])
+    traps = make_traps(corpus, 1.0, random.Random(3))
+    assert traps == make_traps(corpus, 1.0, random.Random(3))  # seeded: a resumed run makes the same ones
+    assert {t.qid for t in traps} <= {"q1-trap", "q2-trap"} and traps
+    for t in traps:
+        source = next(q for q in corpus.questions if f"{q.qid}-trap" == t.qid)
+        paragraph = corpus.paragraphs[t.paragraph]
+        assert t.answer is None and t.paragraph == source.paragraph
+        removed = set(source.text.rstrip("?").split()) - set(t.text.rstrip("?").split())
+        added = set(t.text.rstrip("?").split()) - set(source.text.rstrip("?").split())
+        assert len(removed) == len(added) == 1, (source.text, t.text)
+        assert next(iter(added)).lower() not in paragraph.lower()  # the paragraph no longer says it
+        assert any(next(iter(added)) in p for p in corpus.paragraphs)  # a term of the same article
+    assert make_traps(corpus, 0.0, random.Random(3)) == []
+
+
+def test_a_second_stage_starts_from_a_run_with_shared_normalisation_and_traps(whole: Path, tmp_path: Path) -> None:
+    base = whole
+    stage = tmp_path / "stage"
+    extra = ["--extra", f"init={base / 'checkpoint.pt'}", "--extra", "shared_norm=1", "--extra", "traps=0.5"]
+    assert train_here(stage, "--train-only", "--seed", "14", *extra) == 0
+    assert "starting from the weights" in log_of(stage) and "synthetic traps:" in log_of(stage)
+    a, b = weights(base), weights(stage)
+    assert not all(torch.equal(a[k], b[k]) for k in a)  # trained further
+    assert train_here(tmp_path / "bad", "--extra", "warp=1") == 2
+    assert "unknown --extra 'warp'" in log_of(tmp_path / "bad")
+    assert train_here(tmp_path / "bad", "--extra", "init=/nowhere.pt") == 2

@@ -185,6 +185,19 @@ def shipped_reader(folder: Path = MODEL_DIR, spin: bool = True) -> Reader:
         return _shared[folder, spin]
 
 
+def write_manifest(folder: Path, model_file: str, report: dict[str, Any]) -> None:
+    """Pin ``folder/model_file`` by its hash with the window its recipe read: the folder is then a reader
+    :func:`shipped_reader` (and ``CITEWIRE_READER_DIR``) can load."""
+    recipe = report.get("recipe", {})
+    manifest = {
+        "file": model_file,
+        "sha256": file_sha256(folder / model_file),
+        "max_len": int(recipe.get("max_len", 384)),
+        "stride": int(recipe.get("stride", 96)),
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
 def install(model: Path, tokenizer: Path, report: dict[str, Any], folder: Path = MODEL_DIR) -> None:
     """Copy a trained model next to the code with a manifest that pins its hash."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -192,14 +205,7 @@ def install(model: Path, tokenizer: Path, report: dict[str, Any], folder: Path =
         old.unlink()
     shutil.copy(model, folder / model.name)
     shutil.copy(tokenizer, folder / "tokenizer.json")
-    recipe = report.get("recipe", {})
-    manifest = {
-        "file": model.name,
-        "sha256": file_sha256(folder / model.name),
-        "max_len": int(recipe.get("max_len", 384)),
-        "stride": int(recipe.get("stride", 96)),
-    }
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    write_manifest(folder, model.name, report)
     (folder / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
     card = model.parent / "MODEL_CARD.md"
     if card.exists():  # written by the training run from the same report

@@ -2,6 +2,8 @@
 
     python -m rag.reader_training --install        # make reader: the shipped recipe, resumed if stopped
     python -m rag.reader_training --limit 64 --epochs 1 --time-budget-min 0 --out /tmp/r   # seconds
+    python -m rag.reader_training --out ~/.cache/citewire/reader-sn --seed 14 --lr 3e-5 --time-budget-min 30 \
+        --extra init=$HOME/.cache/citewire/reader-run/checkpoint.pt --extra shared_norm=1   # a second stage
 
 Run it again after a stop (a signal, a closed session, ``--stop-after``) and it resumes from the
 checkpoint in ``--out`` (by default in the user cache); once trained, it goes on to export and
@@ -26,7 +28,7 @@ from rag.reader.features import WindowMaker
 from rag.reader_training import checkpoint
 from rag.reader_training.card import render_card
 from rag.reader_training.data import load_corpus, make_items, plan_batches, plan_digest
-from rag.reader_training.recipe import DEFAULT_DEV, DEFAULT_TRAIN, Recipe, default_out
+from rag.reader_training.recipe import DEFAULT_DEV, DEFAULT_TRAIN, EXTRAS, Recipe, check_extra, default_out
 
 log = logging.getLogger("rag.reader_training")
 STOPPED = 3
@@ -44,6 +46,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--stop-after", type=int, default=0, help="stop with a checkpoint after this step (tests)")
     p.add_argument("--train-only", action="store_true", help="train (or resume) to the end, then stop: no export")
     p.add_argument("--install", action="store_true", help="copy the chosen ONNX file and card to rag/reader/model/")
+    p.add_argument("--extra", action="append", default=[], metavar="KEY=VALUE",
+                   help="an experiment of the recipe: " + "; ".join(f"{k}: {v}" for k, v in EXTRAS.items()))
     for f in Recipe.__dataclass_fields__.values():
         if f.name == "extra":
             continue
@@ -95,11 +99,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace, console: bool = False) -> int:
     """Train (or resume), then export, evaluate and install as ``args`` say; the exit code."""
-    recipe = Recipe(**{k: getattr(args, k) for k in Recipe.__dataclass_fields__ if k != "extra"})
+    extra = dict(kv.split("=", 1) if "=" in kv else (kv, "") for kv in args.extra)
+    recipe = Recipe(**{k: getattr(args, k) for k in Recipe.__dataclass_fields__ if k != "extra"}, extra=extra)
     args.out.mkdir(parents=True, exist_ok=True)
+    setup_logging(args.out, console)
+    try:
+        check_extra(extra)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
     if args.fresh:
         (args.out / checkpoint.CHECKPOINT).unlink(missing_ok=True)
-    setup_logging(args.out, console)
     log.info("recipe: %s", json.dumps(asdict(recipe)))
     t0 = time.time()
     from rag.embedding import resolve_model_path
@@ -108,6 +118,10 @@ def run(args: argparse.Namespace, console: bool = False) -> int:
     maker = WindowMaker.from_file(tokenizer_file, recipe.max_len, recipe.stride)
     rng = random.Random(recipe.seed)
     corpus = load_corpus(args.train, recipe.limit, recipe.ambiguous)
+    if float(extra.get("traps") or 0) > 0:
+        from rag.reader_training.traps import make_traps
+
+        corpus.questions += make_traps(corpus, float(extra["traps"]), random.Random(recipe.seed + 1))
     items = make_items(corpus, recipe.near_topic, rng)
     plan = plan_batches(corpus, items, maker, recipe.batch, rng)
     digest = plan_digest(corpus, items, plan)
@@ -138,12 +152,13 @@ def run(args: argparse.Namespace, console: bool = False) -> int:
     report.update(finish(outcome.model, maker, tokenizer_file, args, recipe))
     report["finish_minutes"] = round((time.time() - t_finish) / 60, 1)
     (args.out / "report.json").write_text(json.dumps(report, indent=2))
+    from rag.reader.model import install, write_manifest
+
+    write_manifest(args.out, report["chosen"], report)  # the run folder is a reader: CITEWIRE_READER_DIR=<out>
     (args.out / "MODEL_CARD.md").write_text(render_card(report))
     log.info("done in %.1f min (export and evaluation %.1f); chosen %s", (time.time() - t0) / 60,
              report["finish_minutes"], report["chosen"])
     if args.install:
-        from rag.reader.model import install
-
         install(args.out / report["chosen"], args.out / "tokenizer.json", report)
     return 0
 

@@ -224,3 +224,15 @@ def examples(corpus: Corpus, item: Item, maker: WindowMaker, ambiguous: str) -> 
         else:
             out.append(Example(w, [0], [0], 0))
     return out
+
+
+def group_examples(corpus: Corpus, item: Item, maker: WindowMaker, ambiguous: str,
+                   near: dict[int, list[int]]) -> list[Example]:
+    """An item's examples and, for an answerable question on its own paragraph, those of the nearest
+    paragraph of its article that does not answer it (labelled "no answer"): one group, normalised
+    together by :func:`rag.reader_training.network.shared_span_loss`."""
+    out = examples(corpus, item, maker, ambiguous)
+    pool = near.get(item.question) if item.kind == "own" else None
+    if pool:
+        out += examples(corpus, Item(item.question, pool[0], "near"), maker, ambiguous)
+    return out

@@ -19,7 +19,7 @@ from typing import Any
 
 from rag.reader.features import WindowMaker, batch_arrays
 from rag.reader_training import checkpoint
-from rag.reader_training.data import Corpus, Example, Item, examples
+from rag.reader_training.data import Corpus, Example, Item, examples, group_examples, near_topic_paragraphs
 from rag.reader_training.network import build_model, gold_mask, loss_of
 from rag.reader_training.recipe import Recipe
 
@@ -63,6 +63,12 @@ def train(recipe: Recipe, corpus: Corpus, items: list[Item], plan: list[list[int
     torch.manual_seed(recipe.seed)
     torch.set_num_threads(len(os.sched_getaffinity(0)))
     model = build_model()
+    if recipe.extra.get("init"):  # a second stage: start from a trained run's weights (its own schedule)
+        init = Path(recipe.extra["init"]).expanduser()
+        model.load_state_dict(torch.load(init, map_location="cpu", weights_only=False)["model"])
+        log.info("starting from the weights in %s", init)
+    shared = recipe.extra.get("shared_norm") == "1"
+    near = near_topic_paragraphs(corpus) if shared else {}
     if recipe.freeze_embeddings:
         model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -115,8 +121,16 @@ def train(recipe: Recipe, corpus: Corpus, items: list[Item], plan: list[list[int
     warm_at, warm_seen = began, state["seen"]
     while state["step"] < state["total"]:
         planned = plan[state["step"] % len(plan)]
-        batch = [e for i in planned for e in examples(corpus, items[i], maker, recipe.ambiguous)]
-        loss = _step(model, batch, maker, recipe)
+        groups: list[int] | None = None
+        if shared:
+            batch, groups = [], []
+            for g, i in enumerate(planned):
+                got = group_examples(corpus, items[i], maker, recipe.ambiguous, near)
+                batch += got
+                groups += [g] * len(got)
+        else:
+            batch = [e for i in planned for e in examples(corpus, items[i], maker, recipe.ambiguous)]
+        loss = _step(model, batch, maker, recipe, groups)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
@@ -157,7 +171,8 @@ def train(recipe: Recipe, corpus: Corpus, items: list[Item], plan: list[list[int
     return Outcome(model, True, snapshot(done=True))
 
 
-def _step(model: Any, batch: list[Example], maker: WindowMaker, recipe: Recipe) -> Any:
+def _step(model: Any, batch: list[Example], maker: WindowMaker, recipe: Recipe,
+          groups: list[int] | None = None) -> Any:
     import torch
 
     arrays = {k: torch.from_numpy(v) for k, v in batch_arrays([e.window for e in batch], maker.pad).items()}
@@ -165,7 +180,7 @@ def _step(model: Any, batch: list[Example], maker: WindowMaker, recipe: Recipe) 
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
         outputs = model(**arrays)
     return loss_of(outputs, gold_mask([e.starts for e in batch], width), gold_mask([e.ends for e in batch], width),
-                   torch.tensor([float(e.answerable) for e in batch]), recipe.na_weight)
+                   torch.tensor([float(e.answerable) for e in batch]), recipe.na_weight, groups)
 
 
 def _refit_schedule(state: dict[str, Any], recipe: Recipe, per_pass: int) -> None:

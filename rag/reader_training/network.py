@@ -67,10 +67,34 @@ def span_loss(logits: Any, gold: Any) -> Any:
     return -torch.logsumexp(logp.masked_fill(~gold, float("-inf")), dim=-1).mean()
 
 
-def loss_of(outputs: tuple[Any, Any, Any], starts: Any, ends: Any, answerable: Any, na_weight: float) -> Any:
-    """Span loss (start and end, halved) plus the weighted answerability loss."""
+def shared_span_loss(logits: Any, gold: Any, groups: list[int]) -> Any:
+    """:func:`span_loss` with one softmax over all the windows of a group (shared normalisation).
+
+    A group is one question's windows: its own paragraph's and those of paragraphs of its article
+    that do not answer it (Clark & Gardner 2018). Normalised together, a span's score has to beat
+    every position of every window, not only those of its own: scores then compare across the
+    passages of one question, as they are compared at ask time. The gold of an unanswerable group
+    is every window's ``[CLS]``. With one window per group this is :func:`span_loss`.
+    """
+    import torch
+
+    index = torch.tensor(groups)
+    losses = []
+    for g in sorted(set(groups)):
+        rows = (index == g).nonzero().squeeze(1)
+        flat, hits = logits[rows].reshape(-1), gold[rows].reshape(-1)
+        losses.append(torch.logsumexp(flat, 0) - torch.logsumexp(flat.masked_fill(~hits, float("-inf")), 0))
+    return torch.stack(losses).mean()
+
+
+def loss_of(outputs: tuple[Any, Any, Any], starts: Any, ends: Any, answerable: Any, na_weight: float,
+            groups: list[int] | None = None) -> Any:
+    """Span loss (start and end, halved; shared across each group's windows when ``groups`` is given)
+    plus the weighted answerability loss (each window on its own)."""
     import torch
 
     start, end, na = (o.float() for o in outputs)
     bce = torch.nn.functional.binary_cross_entropy_with_logits(na, answerable)
-    return (span_loss(start, starts) + span_loss(end, ends)) / 2 + na_weight * bce
+    if groups is None:
+        return (span_loss(start, starts) + span_loss(end, ends)) / 2 + na_weight * bce
+    return (shared_span_loss(start, starts, groups) + shared_span_loss(end, ends, groups)) / 2 + na_weight * bce

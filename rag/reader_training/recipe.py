@@ -17,6 +17,34 @@ DEFAULT_TRAIN = (
 DEFAULT_DEV = ROOT.parent / "shared" / "eval" / "squad-v2"
 
 
+# The experiments a recipe may add (``--extra KEY=VALUE``), each off unless named.
+EXTRAS = {
+    "init": "a checkpoint.pt to start from (a trained run's weights): a second stage on top of it",
+    "shared_norm": "1: one span softmax over a question's own paragraph and its nearest non-answering one",
+    "traps": "a share (0-1) of answerable questions also asked with one term swapped (see traps.py)",
+}
+
+
+def check_extra(extra: dict[str, str]) -> None:
+    """ValueError with one line for an experiment citewire does not know or a value it cannot use."""
+    for key, value in extra.items():
+        if key not in EXTRAS:
+            raise ValueError(f"unknown --extra {key!r}; known: {', '.join(sorted(EXTRAS))}")
+        if key == "init" and not Path(value).expanduser().is_file():
+            raise ValueError(f"--extra init={value}: no such checkpoint file")
+        if key == "shared_norm" and value not in ("0", "1"):
+            raise ValueError("--extra shared_norm takes 0 or 1")
+        if key == "traps" and not 0.0 <= _float(value) <= 1.0:
+            raise ValueError("--extra traps takes a share between 0 and 1")
+
+
+def _float(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return -1.0
+
+
 def default_out() -> Path:
     """Where a run's checkpoints and files go: the user's cache, outside the work tree (a clean
     checkout or `git clean` must not cost hours of training)."""
@@ -52,7 +80,7 @@ class Recipe:
     bf16: bool = False  # bfloat16 autocast: faster only where the CPU has bf16 instructions (see cpu_has_bf16)
     limit: int = 0  # train on the first N questions of each file only (tests, probes)
     time_budget_min: float = 215.0  # training minutes over all resumes; the schedule is fitted to it (0: none)
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)  # experiments (see EXTRAS); empty in the shipped recipe
 
     def key(self) -> dict[str, object]:
         """What a resumed run must match (bf16 only changes speed, but also rounding: it counts)."""
