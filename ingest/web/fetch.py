@@ -8,8 +8,9 @@ resource costs a ``304``.
 Safe: only http and https; a timeout per request; a size limit on every body (read in pieces, the
 connection dropped past it); redirects followed by hand, at most ``fetch_max_redirects``, each hop
 checked again; and, unless allowed, no request to a private, loopback, link-local or otherwise
-non-public address, so a URL typed into the UI or the API cannot reach the machine's own services.
-The command line, run by the machine's owner, allows them.
+non-public address, so a URL typed into the UI or the API cannot reach the machine's own services
+(checked on the address each connection is opened to, so a name that resolves differently the
+second time cannot slip through). The command line, run by the machine's owner, allows them.
 
 Every failure is a :class:`FetchError` whose message is one line naming the cause.
 """
@@ -23,10 +24,13 @@ import socket
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from rag.errors import CitewireError
@@ -82,8 +86,9 @@ class Fetched:
                              f"(invalid byte 0x{self.body[exc.start]:02x} at offset {exc.start})") from None
 
 
-def check_address(host: str, port: int) -> None:
-    """Refuse a host that resolves to a non-public address (private, loopback, link-local, …)."""
+def check_address(host: str, port: int) -> str:
+    """The first address ``host`` resolves to; FetchError if any of them is not public (private,
+    loopback, link-local, multicast, …)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
@@ -93,6 +98,28 @@ def check_address(host: str, port: int) -> None:
         if not address.is_global or address.is_multicast:
             raise FetchError(f"{host} is a private, loopback or link-local address ({address}); "
                              "set CITEWIRE_FETCH_ALLOW_PRIVATE=true to allow it")
+    return str(infos[0][4][0])
+
+
+class _PublicOnlyBackend(httpcore.SyncBackend):
+    """Opens connections only to public addresses, checking the very address it connects to.
+
+    Checking the URL's host before the request is not enough: the HTTP client resolves the name
+    again when it connects, and a name can answer a public address to the check and a private one
+    to the connection (DNS rebinding). Here the name is resolved once, checked, and that address
+    is the one connected to; TLS still verifies the certificate against the name.
+    """
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        return super().connect_tcp(check_address(host, port), port, timeout, local_address, socket_options)
+
+
+def _transport(allow_private: bool) -> httpx.HTTPTransport:
+    transport = httpx.HTTPTransport(trust_env=False)
+    if not allow_private:  # httpx has no parameter for the connection pool's network backend
+        transport._pool._network_backend = _PublicOnlyBackend()  # type: ignore[attr-defined]
+    return transport
 
 
 class Fetcher:
@@ -105,6 +132,7 @@ class Fetcher:
         self.client = httpx.Client(
             timeout=httpx.Timeout(settings.fetch_timeout_s), follow_redirects=False,
             headers={"User-Agent": user_agent(), "Accept-Encoding": "gzip, deflate"}, trust_env=False,
+            transport=_transport(self.allow_private),
         )
         self._slots: dict[str, threading.BoundedSemaphore] = defaultdict(
             lambda: threading.BoundedSemaphore(settings.fetch_per_host))
