@@ -48,6 +48,12 @@ def error(status: int, message: str, headers: dict[str, str] | None = None) -> J
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
+def unauthorized() -> JSONResponse:
+    """The 401 every endpoint answers without the ``--auth`` credentials (with the Basic challenge)."""
+    return error(401, "authentication required (HTTP Basic, the --auth user:password)",
+                 {"WWW-Authenticate": 'Basic realm="citewire"'})
+
+
 def _type_name(types: tuple[type, ...]) -> str:
     return {str: "a string", list: "a list", int: "an integer"}[types[0]]
 
@@ -119,8 +125,7 @@ def add_json_api(app: FastAPI, corpora: Corpora, auth: tuple[str, str] | None = 
     @app.post("/api/ask", summary="Answer a question with citations (Answer.to_dict() JSON)")
     async def api_ask(request: Request) -> JSONResponse:
         if auth is not None and not authorized(request, auth):
-            return error(401, "authentication required (HTTP Basic, the --auth user:password)",
-                         {"WWW-Authenticate": 'Basic realm="citewire"'})
+            return unauthorized()
         body = await request.body()
         if len(body) > MAX_BODY_BYTES:
             return error(413, f"the body is larger than {MAX_BODY_BYTES} bytes")

@@ -72,13 +72,12 @@ def _documents_file(documents: object, folder: Path) -> tuple[Path | None, list[
 
 def add_documents_api(app: FastAPI, corpora: Corpora, authorized, max_bytes: int) -> None:
     """Register ``POST /api/documents`` (``authorized(request) -> bool`` decides who may push)."""
-    from ui.api import error
+    from ui.api import error, unauthorized
 
     @app.post("/api/documents", summary="Add or update documents (JSON documents or files)")
     async def api_documents(request: Request) -> JSONResponse:
         if not authorized(request):
-            return error(401, "authentication required (HTTP Basic, the --auth user:password)",
-                         {"WWW-Authenticate": 'Basic realm="citewire"'})
+            return unauthorized()
         size = int(request.headers.get("content-length") or 0)
         if size > max_bytes:
             return error(413, f"the body is larger than {max_bytes // 2**20} MB (CITEWIRE_MAX_UPLOAD_MB)")

@@ -57,7 +57,7 @@ class _Refused(Exception):
 
 def add_feeds_api(app: FastAPI, corpora: Corpora, authorized: Callable[[Request], bool]) -> None:
     """Register the feed and URL endpoints (``authorized(request) -> bool`` decides who may use them)."""
-    from ui.api import error
+    from ui.api import error, unauthorized
 
     def replies(handler: Callable[..., Awaitable[JSONResponse]]) -> Callable[..., Awaitable[JSONResponse]]:
         """Every endpoint's frame: the credentials first, then one error reply per kind of failure.
@@ -69,8 +69,7 @@ def add_feeds_api(app: FastAPI, corpora: Corpora, authorized: Callable[[Request]
         @functools.wraps(handler)
         async def endpoint(request: Request, *args: Any, **kwargs: Any) -> JSONResponse:
             if not authorized(request):
-                return error(401, "authentication required (HTTP Basic, the --auth user:password)",
-                             {"WWW-Authenticate": 'Basic realm="citewire"'})
+                return unauthorized()
             try:
                 return await handler(request, *args, **kwargs)
             except _Refused as refused:
