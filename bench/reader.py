@@ -59,13 +59,13 @@ def commit() -> str:
 
 # ---------------------------------------------------------------------------- alone
 def part_alone(limit: int | None) -> dict[str, Any]:
-    from rag.reader.model import MODEL_DIR, shipped_reader
+    from rag.reader.model import shipped_reader
     from rag.reader_training.evaluate import dev_metrics, dev_set
     from rag.reader_training.recipe import DEFAULT_DEV
     from rag.settings import Settings
 
     dev = dev_set(DEFAULT_DEV, limit or 0)
-    reader = shipped_reader(Settings().reader_dir or MODEL_DIR)  # CITEWIRE_READER_DIR: a candidate reader
+    reader = shipped_reader(Settings().reader_dir)  # CITEWIRE_READER_DIR: a candidate reader
     started = time.perf_counter()
     m = dev_metrics(reader, dev, threshold=Settings().reader_margin)
     seconds = time.perf_counter() - started

@@ -41,7 +41,7 @@ from rag.answer.citations import citation_at, citation_for, published_of, suppor
 from rag.answer.span_shape import clause_around, crosses_break, wants_clause, within_sentence
 from rag.answer.statement import asked_speaker, speaker_statement
 from rag.matching import NUMBER_WORDS, QUALIFIERS
-from rag.reader.model import MODEL_DIR, Reader, SpanPrediction, shipped_reader
+from rag.reader.model import Reader, SpanPrediction, shipped_reader
 from rag.retrieve.evidence import ScoredSentence, SentenceScorer
 from rag.text import NEGATION, Span, content_terms, split_sentences
 from rag.types import AnswerSpan
@@ -94,9 +94,7 @@ class ReaderAnswerer:
     """Answers with the reader's best span, its sentence, and how the sources compare."""
 
     def __init__(self, settings: Settings, answerer: object = None, reader: Reader | None = None) -> None:
-        if reader is None:
-            reader = shipped_reader(settings.reader_dir or MODEL_DIR, spin=settings.reader_spin)
-        self.reader = reader
+        self.reader = reader or shipped_reader(settings.reader_dir, spin=settings.reader_spin)
         self.passages = settings.reader_passages
         self.other_sources = settings.reader_other_sources
         self.margin = settings.reader_margin

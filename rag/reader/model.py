@@ -177,8 +177,10 @@ _shared: dict[tuple[Path, bool], Reader] = {}
 _lock = threading.Lock()
 
 
-def shipped_reader(folder: Path = MODEL_DIR, spin: bool = True) -> Reader:
-    """The process's one shipped reader (loaded and hash-checked once; ``spin``: see ``reader_spin``)."""
+def shipped_reader(folder: Path | None = None, spin: bool = True) -> Reader:
+    """The process's one reader of ``folder`` (default: the shipped one; ``reader_dir`` names another),
+    loaded and hash-checked once; ``spin``: see ``reader_spin``."""
+    folder = folder or MODEL_DIR
     with _lock:
         if (folder, spin) not in _shared:
             _shared[folder, spin] = Reader.shipped(folder, spin)
