@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     # (the seed, SQuAD 2.0 dev and both RealTime QA sets; false refusals at most .10 on each): see the
     # README's "Refusal calibration".
     reader_margin: float = Field(
-        -1.0,
+        2.0,
         description="A span must beat its passage's no-answer score by this much, else refuse (see README).",
     )
     reader_type_weight: float = Field(
