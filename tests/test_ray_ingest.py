@@ -128,8 +128,12 @@ def _popen(*args: str) -> subprocess.Popen[str]:
                                                                                   "CITEWIRE_RAY_TASK_CHARS": "3000"})
 
 
+# Large enough that a kill after five stored articles lands mid-run, small enough for CI.
+BIG = 40
+
+
 def test_a_killed_worker_node_or_driver_leaves_a_store_a_rerun_completes(tmp_path, ray_cluster, chroma_server) -> None:
-    corpus = write_corpus(tmp_path / "big", 60)
+    corpus = write_corpus(tmp_path / "big", BIG)
     settings = Settings(chroma_url=chroma_server.url, collection="killed")
     args = ("ingest", str(corpus), "--ray", ray_cluster.address, "--chroma-url", chroma_server.url,
             "--collection", "killed", "-q")
@@ -146,7 +150,7 @@ def test_a_killed_worker_node_or_driver_leaves_a_store_a_rerun_completes(tmp_pat
     ray_cluster.add_worker_node()
     rerun = cli(*args)
     assert rerun.returncode == 0, rerun.stderr
-    assert_whole(settings, 60)
+    assert_whole(settings, BIG)
 
     # (c) the driver dies mid-run: the next run sends only what is missing
     settings = Settings(chroma_url=chroma_server.url, collection="driverless")
@@ -158,4 +162,4 @@ def test_a_killed_worker_node_or_driver_leaves_a_store_a_rerun_completes(tmp_pat
     rerun = cli(*args)
     assert rerun.returncode == 0, rerun.stderr
     assert "0 failed" in rerun.stdout
-    assert_whole(settings, 60)
+    assert_whole(settings, BIG)
