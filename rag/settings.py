@@ -109,6 +109,11 @@ class Settings(BaseSettings):
         description="Also read the best passage of this many other documents among the ranked ones, so that "
                     "sources can be compared when one article fills the top passages.",
     )
+    reader_focus_chars: int = Field(
+        0, ge=0,
+        description="Read at most this many characters of a longer passage: its best-scored sentence and the "
+                    "better of its neighbours while they fit (0: whole passages). Reading time falls with length.",
+    )
     reader_spin: bool = Field(
         True,
         description="Let the reader's threads busy-wait between layers: single asks up to 8% quicker, at the "
@@ -118,7 +123,7 @@ class Settings(BaseSettings):
     # (the seed, SQuAD 2.0 dev and both RealTime QA sets; false refusals at most .10 on each): see the
     # README's "Refusal calibration".
     reader_margin: float = Field(
-        2.0,
+        2.25,
         description="A span must beat its passage's no-answer score by this much, else refuse (see README).",
     )
     reader_type_weight: float = Field(
@@ -128,7 +133,7 @@ class Settings(BaseSettings):
         8.0, ge=0, description="How much the evidence of the sentence holding a span counts for it (see README)."
     )
     reader_evidence_floor: float = Field(
-        0.40, description="Best sentence support below this refuses before reading: the story is not there."
+        0.30, description="Best sentence support below this refuses before reading: the story is not there."
     )
     answer_sentences: int = Field(2, ge=1, le=8, description="Sentences in a sentence-mode answer.")
     sentence_embed_budget: int = Field(4, ge=0, description="Best sentences re-embedded on their own per question.")

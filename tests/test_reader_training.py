@@ -119,6 +119,14 @@ def test_a_tiny_run_trains_exports_evaluates_and_writes_its_card(tmp_path: Path)
     candidate = ReaderAnswerer(Settings(reader_dir=tmp_path)).reader  # CITEWIRE_READER_DIR=<the run folder>
     assert candidate.path == tmp_path / report["chosen"] and candidate.maker.max_len == 128
     assert train_here(tmp_path, "--no-dev") == 0 and "already trained" in log_of(tmp_path)  # not trained again
+    # a second stage from this run: its card names both stages and their minutes together
+    stage = tmp_path / "stage2"
+    assert train_here(stage, "--no-dev", "--seed", "14", "--extra", f"init={tmp_path / 'checkpoint.pt'}") == 0
+    second = json.loads((stage / "report.json").read_text())
+    assert second["first_stage"]["run"]["steps"] == report["run"]["steps"]
+    card = (stage / "MODEL_CARD.md").read_text()
+    assert "| setting | first stage | second stage |" in card and "| `seed` | 13 | 14 |" in card
+    assert f"The first trained {report['run']['steps']} steps" in card and "Both stages together:" in card
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,7 @@ from rag.answer.agreement import Reading, compare_sources
 from rag.answer.answer_type import type_agreement
 from rag.answer.base import Composition, pieces, refusal
 from rag.answer.citations import citation_at, citation_for, published_of, support_of
+from rag.answer.focus import focus
 from rag.answer.span_shape import clause_around, crosses_break, wants_clause, within_sentence
 from rag.answer.statement import asked_speaker, speaker_statement
 from rag.matching import NUMBER_WORDS, QUALIFIERS
@@ -97,6 +98,7 @@ class ReaderAnswerer:
         self.reader = reader or shipped_reader(settings.reader_dir, spin=settings.reader_spin)
         self.passages = settings.reader_passages
         self.other_sources = settings.reader_other_sources
+        self.focus_chars = settings.reader_focus_chars
         self.margin = settings.reader_margin
         self.evidence_floor = settings.reader_evidence_floor
         self.type_weight = settings.reader_type_weight
@@ -116,9 +118,11 @@ class ReaderAnswerer:
         if not ranked:
             return []
         question = retrieval.resolved if retrieval.context else retrieval.query.question
-        predictions = self.reader.read(question, [n.node.get_content() for n in ranked], top=_SPANS_PER_PASSAGE)
+        excerpts = [focus(retrieval.scorer, n, self.focus_chars) for n in ranked]
+        predictions = self.reader.read(question, [e.text for e in excerpts], top=_SPANS_PER_PASSAGE)
         found: list[Found] = []
-        for node, spans in zip(ranked, predictions, strict=True):
+        for node, excerpt, spans in zip(ranked, excerpts, predictions, strict=True):
+            spans = [replace(p, start=p.start + excerpt.offset, end=p.end + excerpt.offset) for p in spans]
             pred = clean_candidate(spans, retrieval.query.question, node.node.get_content())
             if pred is None:
                 continue

@@ -148,6 +148,11 @@ def run(args: argparse.Namespace, console: bool = False) -> int:
            "data": corpus.sources, "items": len(items), "near_topic_items": len(items) - len(corpus.questions)}
     report: dict[str, Any] = {"recipe": asdict(recipe), "train_minutes": round(state["train_seconds"] / 60, 1),
                               "run": stats}
+    if extra.get("init"):  # a second stage: its card and report name the first one too
+        first = Path(extra["init"]).expanduser().parent / "report.json"
+        if first.exists():
+            before = json.loads(first.read_text())
+            report["first_stage"] = {k: before.get(k) for k in ("recipe", "train_minutes", "run")}
     t_finish = time.time()
     report.update(finish(outcome.model, maker, tokenizer_file, args, recipe))
     report["finish_minutes"] = round((time.time() - t_finish) / 60, 1)

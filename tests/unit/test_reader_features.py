@@ -65,3 +65,14 @@ def test_a_long_quiz_question_keeps_its_ask(maker: WindowMaker) -> None:
     ids = maker.question_ids(preamble + "Which measure did lawmakers leave out?")
     assert len(ids) == MAX_QUESTION_TOKENS
     assert maker.tokenizer.decode(ids).endswith("which measure did lawmakers leave out?")
+
+
+def test_windows_are_batched_only_with_windows_of_nearly_their_length() -> None:
+    from rag.reader.model import _length_batches
+
+    lengths = [300, 120, 125, 290, 131, 200]
+    batches = _length_batches(lengths, size=8, slack=0.1)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert batches == [[1, 2, 4], [5], [3, 0]]  # never padded more than 10% past the shortest
+    assert _length_batches(lengths, size=2, slack=0.1) == [[1, 2], [4], [5], [3, 0]]
+    assert _length_batches([], size=8) == []
