@@ -3,9 +3,10 @@
 The reader's cost grows with every word piece it reads, and a news chunk is about 250 of them
 while the answer sits in one or two sentences. The sentence scorer has already scored each
 sentence of the passage against the question, and the answerer weighs a span by the evidence of
-the sentence holding it, so a span outside the well-scored sentences rarely wins anyway. Reading
+the sentence holding it, so a span outside the well-scored sentences usually loses anyway. Reading
 the best sentence (with the sentences it leans on, as the scorer quotes it) and, while the budget
-allows, the better of its two neighbours, halves the reading time of a news passage. Short
+allows, the better of its two neighbours, cuts the reading time of news passages by 30% at 800
+characters; the spans it misses cost a point or two of accuracy, so it is off by default. Short
 passages (a SQuAD paragraph, a brief) are read whole.
 
 The excerpt is one contiguous piece of the passage, cut at sentence boundaries, so a predicted
