@@ -12,5 +12,7 @@ stopped, then evaluates, exports to ONNX and (with ``--install``) installs it in
 * :mod:`.checkpoint`: saving and resuming a run's full state;
 * :mod:`.export`: ONNX export, int8 and fp16 copies;
 * :mod:`.evaluate`: SQuAD 2.0 metrics on the dev questions;
-* :mod:`.cli`: the command line.
+* :mod:`.traps`: questions made unanswerable by swapping one term (a second-stage experiment);
+* :mod:`.card`: the model card, written from the run's report (both stages' for a second stage);
+* :mod:`.cli`: the command line (``make reader`` runs it twice: the main run, then a second stage).
 """

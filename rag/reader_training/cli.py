@@ -1,9 +1,10 @@
 """``python -m rag.reader_training``: train (or resume), evaluate, export and install the reader.
 
-    python -m rag.reader_training --install        # make reader: the shipped recipe, resumed if stopped
+    python -m rag.reader_training --no-dev         # make reader's first stage, resumed if stopped
+    python -m rag.reader_training --out ~/.cache/citewire/reader-stage2 --seed 14 --lr 3e-5 --time-budget-min 20 \
+        --extra init=$HOME/.cache/citewire/reader-run/checkpoint.pt --install   # its second stage, installed
     python -m rag.reader_training --limit 64 --epochs 1 --time-budget-min 0 --out /tmp/r   # seconds
-    python -m rag.reader_training --out ~/.cache/citewire/reader-sn --seed 14 --lr 3e-5 --time-budget-min 30 \
-        --extra init=$HOME/.cache/citewire/reader-run/checkpoint.pt --extra shared_norm=1   # a second stage
+    ... --extra shared_norm=1 / --extra traps=0.3   # the second stages measured against it (docs/benchmarks.md)
 
 Run it again after a stop (a signal, a closed session, ``--stop-after``) and it resumes from the
 checkpoint in ``--out`` (by default in the user cache); once trained, it goes on to export and
