@@ -34,11 +34,11 @@ def focus(scorer: SentenceScorer, node: NodeWithScore, budget: int) -> Excerpt:
     """The excerpt of ``node`` to read: the whole passage when it fits ``budget`` characters (or the
     budget is 0, or its sentences were not scored), else its best sentence grown by neighbours."""
     text = node.node.get_content()
-    sentences = sorted(scorer.sentences(node.node.node_id), key=lambda s: s.span.end)
-    if budget <= 0 or len(text) <= budget or not sentences:
+    best = scorer.best(node.node.node_id) if 0 < budget < len(text) else None
+    if best is None:  # off, short enough, or not scored: the whole passage
         return Excerpt(text, 0)
+    sentences = sorted(scorer.sentences(node.node.node_id), key=lambda s: s.span.end)
     base = int(node.node.metadata.get("start", 0))
-    best = max(sentences, key=lambda s: s.score)
     lo, hi = best.span.start, best.span.end
     while True:
         around = (_neighbour(sentences, lo, hi, before=True), _neighbour(sentences, lo, hi, before=False))

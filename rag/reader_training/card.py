@@ -51,13 +51,13 @@ def render_card(report: dict[str, Any]) -> str:
     weights = {"int8": "MiniLM weights quantised to int8 (ONNX Runtime dynamic quantisation, per channel)",
                "fp16": "fp16 weights, widened to fp32 on load"}["fp16" if "fp16" in chosen else "int8"]
     stage1 = report.get("first_stage") or {}
-    if stage1:  # a second stage: both recipes side by side
-        before = stage1.get("recipe", {})
-        recipe_rows = "| setting | first stage | second stage |\n|---|---|---|\n" + "\n".join(
-            f"| `{k}` | {_setting(before.get(k, '–'))} | {_setting(v)} |" for k, v in recipe.items() if k != "extra")
-    else:
-        recipe_rows = "| setting | value |\n|---|---|\n" + "\n".join(
-            f"| `{k}` | {_setting(v)} |" for k, v in recipe.items() if k != "extra")
+    # a second stage shows both recipes side by side
+    columns = {"first stage": stage1.get("recipe", {}), "second stage": recipe} if stage1 else {"value": recipe}
+    recipe_rows = (
+        "| setting | " + " | ".join(columns) + " |\n|---|" + "---|" * len(columns) + "\n"
+        + "\n".join(f"| `{k}` | " + " | ".join(_setting(c.get(k, "–")) for c in columns.values()) + " |"
+                    for k in recipe if k != "extra")
+    )
     dev = report.get("dev", {})
     if dev:
         names = list(dev)
