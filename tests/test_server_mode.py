@@ -215,13 +215,19 @@ def test_server_mode_repairs_only_pending_markers_old_enough_to_be_dead(chroma_s
             for node in nodes:
                 node.metadata["content_hash"] = record.content_hash
             store.vector_store.add(nodes)  # ... and then the writer died (or is still busy)
+        # a writer killed in its last step: the record names the new version, only the marker is left
+        record, nodes = _prepared(embedder, "landed", "The landed story, written whole.")
+        store.write_document(record, nodes)
+        store._mark_pending([(record.doc_id, record.content_hash)])
 
     def state() -> tuple[set[str], set[str]]:
         with Store.open(settings) as store:
             pending = {i for i in store.docs.get(include=[])["ids"] if i.startswith(PENDING_PREFIX)}
             return pending, {m["doc_id"] for _, metas, _ in store.iter_chunks() for m in metas}
 
-    # a reader repairs nothing; a writer (ingest opens with create=True) repairs the dead one only
-    assert state() == ({PENDING_PREFIX + "crashed", PENDING_PREFIX + "in-flight"}, {"crashed", "in-flight"})
+    # a reader repairs nothing; a writer (ingest opens with create=True) repairs the dead one and
+    # finishes the landed one's clean-up, and leaves the one still in flight alone
+    everything = {"crashed", "in-flight", "landed"}
+    assert state() == ({PENDING_PREFIX + d for d in everything}, everything)
     Store.open(settings, create=True).close()
-    assert state() == ({PENDING_PREFIX + "in-flight"}, {"in-flight"})
+    assert state() == ({PENDING_PREFIX + "in-flight"}, {"in-flight", "landed"})

@@ -140,17 +140,34 @@ class CrashSafeWrites:
 
         ``older_than`` (seconds) limits this to markers at least that old: with a Chroma server,
         another process may be writing right now, and its fresh marker is not ours to settle.
+        A fresh marker whose document record already names its version is settled all the same:
+        that write landed and only its clean-up is left, which is the same whoever does it (a
+        writer killed in that last step would otherwise leave the marker for ten minutes, and a
+        rerun that finds the document unchanged would never touch it).
         """
         got = self.docs.get(where={"state": "pending"}, include=["metadatas"])
         now = time.time()
+        markers = [(m, older_than is not None and now - float(m.get("at", 0)) < older_than) for m in got["metadatas"]]
+        landed = self._landed([m for m, is_fresh in markers if is_fresh])
         repaired = 0
-        for meta in got["metadatas"]:
-            if older_than is not None and now - float(meta.get("at", 0)) < older_than:
+        for meta, is_fresh in markers:
+            if is_fresh and (str(meta["doc_id"]), str(meta["content_hash"])) not in landed:
                 continue
             self._settle([(str(meta["doc_id"]), str(meta["content_hash"]))])
             log.warning("repaired %s, left half-written by an interrupted run", meta["doc_id"])
             repaired += 1
         return repaired
+
+    def _landed(self, markers: list[Any]) -> set[tuple[str, str]]:
+        """The (doc id, hash) of ``markers`` whose document record already names that hash."""
+        if not markers:
+            return set()
+        got = self.docs.get(ids=sorted({str(m["doc_id"]) for m in markers}), include=["metadatas"])
+        return {
+            (doc_id, str(meta.get("content_hash")))
+            for doc_id, meta in zip(got["ids"], got["metadatas"], strict=True)
+            if meta.get("state") == "done"
+        }
 
     def _mark_pending(self, versions: list[tuple[str, str]]) -> None:
         """Record that each (doc id, content hash or removal) is about to be written."""
