@@ -118,6 +118,15 @@ def test_it_refuses_what_the_corpus_does_not_say(engine: Engine, question: str) 
     assert "does not say" in answer.text and answer.passages
 
 
+def test_a_number_counting_something_else_is_no_answer(engine: Engine) -> None:
+    # The articles say how many North Korean troops were deployed (over 10,000; some 11,000), not
+    # how many Ukrainians died.
+    trap = engine.ask("How many Ukrainian soldiers were killed in the clashes with North Korean troops?")
+    assert trap.refused, trap.text
+    answered = engine.ask("How many North Korean troops were deployed to Russia?")
+    assert not answered.refused and "10,000" in answered.answer_span.text
+
+
 def test_a_negation_trap_is_refused(engine: Engine) -> None:
     answered = engine.ask("What did engineers build the new Orlen Valley dam from?")
     assert not answered.refused and "concrete" in answered.answer_span.text

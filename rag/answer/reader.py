@@ -21,7 +21,8 @@ It refuses when no passage's span beats its "no answer" score by the calibrated 
 evidence (``reader_evidence_floor``): the story is not in the corpus at all. A span that only
 repeats the question's own words is never an answer, nor is a span from an affirmative sentence
 when the question asks what was *not* so, nor a passage whose document never mentions a number
-the question names.
+the question names, nor a number that counts another kind than the one asked about ("over 10,000
+North Korean troops" for "how many Ukrainian soldiers"; :mod:`rag.answer.counted`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from rag.answer.agreement import Reading, compare_sources
 from rag.answer.answer_type import type_agreement
 from rag.answer.base import Composition, pieces, refusal
 from rag.answer.citations import citation_at, citation_for, published_of, support_of
+from rag.answer.counted import counts_something_else
 from rag.answer.focus import focus
 from rag.answer.span_shape import clause_around, crosses_break, wants_clause, within_sentence
 from rag.answer.statement import asked_speaker, speaker_statement
@@ -131,6 +133,9 @@ class ReaderAnswerer:
             start, end = base + pred.start, base + pred.end
             sentence = holding_sentence(retrieval.scorer, node, start, end)
             if misses_negation(retrieval.query.question, sentence.text):
+                continue
+            if counts_something_else(asked_part(retrieval.query.question), pred.text,
+                                     sentence.text[max(0, end - sentence.start):]):
                 continue
             kind = type_agreement(retrieval.query.question, pred.text)
             evidence = sentence_evidence(retrieval.scorer, node, start, end)
