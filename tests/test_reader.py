@@ -127,6 +127,12 @@ def test_a_number_counting_something_else_is_no_answer(engine: Engine) -> None:
     assert not answered.refused and "10,000" in answered.answer_span.text
 
 
+def test_what_someone_says_a_thing_shows_is_their_statement_quoted(engine: Engine) -> None:
+    answer = engine.ask("According to Rutte, what does the deployment show about Putin?")
+    assert not answer.refused and answer.note == "a statement, quoted", answer.text
+    assert "Rutte" in answer.citations[0].quote and "desperation" in answer.answer_span.text
+
+
 def test_a_negation_trap_is_refused(engine: Engine) -> None:
     answered = engine.ask("What did engineers build the new Orlen Valley dam from?")
     assert not answered.refused and "concrete" in answered.answer_span.text

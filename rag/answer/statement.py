@@ -9,8 +9,10 @@ the thought on ("President Zelenskyy emphasized … allies. He underscored the n
 weaponry …"). So these questions are answered by quoting the best-supported sentence that names
 the speaker, and the whole quote is the answer span.
 
-Only the plain shapes count: "what did X say/warn/claim [about …]?" and "what did X ask/urge Y to
-do?". "What did X say *that* … was inspired by?" wants a thing inside the statement, and goes to the
+Only the plain shapes count: "what did X say/warn/claim [about …]?", "what did X ask/urge Y to
+do?", and a question that wants a clause asked of what someone said ("According to Rutte, what
+does the deployment show about Putin?", "Why …, according to X?"). "What did X say *that* … was
+inspired by?" or "According to X, how many …?" want a thing inside the statement, and go to the
 reader as any other question.
 """
 
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from llama_index.core.schema import NodeWithScore
 
 from rag.answer.sentence import with_continuation
+from rag.answer.span_shape import wants_clause
 from rag.retrieve.evidence import ScoredSentence, SentenceScorer
 from rag.text import NEGATION, content_terms, split_sentences, term_set
 
@@ -36,6 +39,11 @@ _STATEMENT = re.compile(
     r"|(?:" + _ASKING + r") (?:[\w'’.-]+ ){1,4}to \w+)\s*\??\s*$",
     re.IGNORECASE,
 )
+
+
+# "According to X, what does Y show about Z?" / "What does Y show about Z, according to X?"
+_ACCORDING = re.compile(r"^\s*according to " + _WHO + r",\s*(?P<rest>.+)$|^(?P<rest2>.+?),?\s+according to "
+                        + _WHO.replace("who", "who2") + r"\s*\??\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -54,10 +62,16 @@ def asked_speaker(question: str) -> Speaker | None:
     """The speaker when ``question`` asks what someone said or asked for, else None."""
     parts = split_sentences(question)
     asking = parts[-1].text if parts else question
-    m = _STATEMENT.match(asking)
-    if m is None or NEGATION.search(asking):
+    if NEGATION.search(asking):
         return None
-    who = m.group("who").split()
+    m = _STATEMENT.match(asking)
+    if m is not None:
+        who = m.group("who").split()
+    else:
+        m = _ACCORDING.match(asking)
+        if m is None or not wants_clause(m.group("rest") or m.group("rest2")):
+            return None
+        who = (m.group("who") or m.group("who2")).split()
     names = [w for w in who if w[:1].isupper()]
     terms = frozenset(content_terms(" ".join(names or who)))
     if not terms:  # "what did he say?": the conversation's resolver, not this, knows who

@@ -124,6 +124,9 @@ def test_the_span_of_a_leaning_sentence_comes_quoted_with_its_antecedent() -> No
 def test_questions_asking_what_someone_said_are_recognised_with_their_speaker() -> None:
     assert asked_speaker("What did Zelenskyy ask Ukraine's allies to provide?").terms == {"zelenskyy"}
     assert asked_speaker("And what did NATO officials say about it?").terms == {"nato"}  # names, not "officials"
+    # what a question wants explained, asked of what someone said
+    assert asked_speaker("According to Rutte, what does the deployment show about Putin?").terms == {"rutt"}
+    assert asked_speaker("Why is the move risky, according to NATO officials?").terms == {"nato"}
     plain = asked_speaker("What does the plos pathogen paper claim?")
     assert plain.every and plain.named_in("The paper on plos and the pathogen claims it.")
     assert not plain.named_in("The paper claims it.")
@@ -131,7 +134,9 @@ def test_questions_asking_what_someone_said_are_recognised_with_their_speaker() 
                   "What did he say?",  # whom the conversation knows, not the question
                   "What did NATO not say about it?",
                   "What does education in an area where there is high demand for workers tend to create?",
-                  "How many troops did NATO say were sent?"]:
+                  "How many troops did NATO say were sent?",
+                  "According to Rutte, how many troops were sent?",  # a number inside the statement
+                  "According to the census, who lives there?"]:
         assert asked_speaker(other) is None, other
 
 
