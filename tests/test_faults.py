@@ -354,6 +354,7 @@ def _replay(store_dir: Path, ops: list[tuple]) -> None:
                 store.write_document(*op[1:])
 
 
+@pytest.mark.late  # a minute of kills: on a fresh CI machine it runs beside the README test
 def test_kill_9_at_any_store_write_then_a_rerun_equals_a_clean_run(embedder, tmp_path: Path) -> None:
     ops = _operations(embedder)
     payload = tmp_path / "ops.pickle"
