@@ -41,9 +41,11 @@ _STATEMENT = re.compile(
 )
 
 
-# "According to X, what does Y show about Z?" / "What does Y show about Z, according to X?"
-_ACCORDING = re.compile(r"^\s*according to " + _WHO + r",\s*(?P<rest>.+)$|^(?P<rest2>.+?),?\s+according to "
-                        + _WHO.replace("who", "who2") + r"\s*\??\s*$", re.IGNORECASE)
+# "According to X, what does Y show about Z?" and "What does Y show about Z, according to X?"
+_ACCORDING = (
+    re.compile(r"^\s*according to " + _WHO + r",\s*(?P<rest>.+)$", re.IGNORECASE),
+    re.compile(r"^(?P<rest>.+?),?\s+according to " + _WHO + r"\s*\??\s*$", re.IGNORECASE),
+)
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,10 @@ def asked_speaker(question: str) -> Speaker | None:
     if m is not None:
         who = m.group("who").split()
     else:
-        m = _ACCORDING.match(asking)
-        if m is None or not wants_clause(m.group("rest") or m.group("rest2")):
+        m = _ACCORDING[0].match(asking) or _ACCORDING[1].match(asking)
+        if m is None or not wants_clause(m.group("rest")):
             return None
-        who = (m.group("who") or m.group("who2")).split()
+        who = m.group("who").split()
     names = [w for w in who if w[:1].isupper()]
     terms = frozenset(content_terms(" ".join(names or who)))
     if not terms:  # "what did he say?": the conversation's resolver, not this, knows who
