@@ -86,9 +86,10 @@ def _mentions(text: str, names: list[str]) -> bool:
     """Whether ``text`` names what ``names`` name: a word of the same stem, the acronym written
     either way ("US", "U.S.", "United States"; "MP" and "MPs"; "CDs" and "CDS"), or its adjective."""
     words = _WORD.findall(text)
-    acronyms = {_acronym(w) for w in words} | set(_run_initials(words))
+    acronyms = {_acronym(w) for w in words} - {""}
+    runs = _run_initials(words)
     asked = [_acronym(n) for n in names] + ([_initials(names)] if len(names) > 1 else [])
-    if any(a and (a in acronyms or any(a in run for run in _run_initials(words))) for a in asked):
+    if any(a and (a in acronyms or any(a in run for run in runs)) for a in asked):
         return True
     stems = [n.lower()[:_STEM] for n in names if not _acronym(n)]
     stems += [_SAME_AS[a][:_STEM] for a in asked if a in _SAME_AS]
