@@ -13,12 +13,16 @@ export HF_HUB_OFFLINE := 1
 
 install: $(STAMP)
 
-# torch first, pinned: that takes the CPU wheel on disk; unpinned it would pull the CUDA build.
-$(STAMP): pyproject.toml
+# torch first, pinned, with pip: that takes the CPU wheel on disk; unpinned it would pull the CUDA
+# build. The rest with uv, which installs the stack in seconds where pip takes a minute or more;
+# uv does not look on that disk, so torch==2.13.0 is asked again: a dependency wanting another
+# torch then fails to resolve instead of downloading the CUDA build.
+UV_INSTALL := $(BIN)/uv pip install -q --python $(BIN)/python
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q torch==2.13.0 uv
+	$(UV_INSTALL) torch==2.13.0 -e ".[dev]"
 	touch $(STAMP)
 	@echo "citewire is installed in $(VENV)/bin: run '. $(VENV)/bin/activate' to type citewire commands"
 

