@@ -16,8 +16,9 @@ install: $(STAMP)
 # torch first, pinned, with pip: that takes the CPU wheel on disk; unpinned it would pull the CUDA
 # build. The rest with uv, which installs the stack in seconds where pip takes a minute or more;
 # uv does not look on that disk, so torch==2.13.0 is asked again: a dependency wanting another
-# torch then fails to resolve instead of downloading the CUDA build.
-UV_INSTALL := $(BIN)/uv pip install -q --python $(BIN)/python
+# torch then fails to resolve instead of downloading the CUDA build. Files are copied, not hard-linked
+# from uv's cache: NLTK (under LlamaIndex's sentence splitter) refuses to open a multiply-linked file.
+UV_INSTALL := $(BIN)/uv pip install -q --link-mode copy --python $(BIN)/python
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
