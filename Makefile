@@ -18,7 +18,9 @@ install: $(STAMP)
 # uv does not look on that disk, so torch==2.13.0 is asked again: a dependency wanting another
 # torch then fails to resolve instead of downloading the CUDA build. Files are copied, not hard-linked
 # from uv's cache: NLTK (under LlamaIndex's sentence splitter) refuses to open a multiply-linked file.
-UV_INSTALL := $(BIN)/uv pip install -q --link-mode copy --python $(BIN)/python
+# Bytecode is compiled at install, as pip does: where PYTHONDONTWRITEBYTECODE is set, every process
+# would otherwise compile LlamaIndex, Chroma and Gradio from source (the tests start hundreds).
+UV_INSTALL := $(BIN)/uv pip install -q --link-mode copy --compile-bytecode --python $(BIN)/python
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip

@@ -28,7 +28,7 @@ CMAKE_ARGS="${LLAMA_CMAKE_ARGS:-}" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
 build=$!
 
 # uv, as the Makefile installs (see there why torch==2.13.0 is named again).
-uv_install() { "$BIN/uv" pip install -q --link-mode copy --python "$BIN/python" torch==2.13.0 "$@"; }
+uv_install() { "$BIN/uv" pip install -q --link-mode copy --compile-bytecode --python "$BIN/python" torch==2.13.0 "$@"; }
 # Ray is a wheel: seconds, before the tests that use it.
 uv_install -e ".[dev,ray]"
 
