@@ -24,7 +24,7 @@ UV_INSTALL := $(BIN)/uv pip install -q --link-mode copy --compile-bytecode --pyt
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.13.0 uv
+	$(BIN)/pip install -q torch==2.13.0 uv==0.13.10
 	$(UV_INSTALL) torch==2.13.0 -e ".[dev]"
 	touch $(STAMP)
 	@echo "citewire is installed in $(VENV)/bin: run '. $(VENV)/bin/activate' to type citewire commands"
